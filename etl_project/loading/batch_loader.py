@@ -1,0 +1,176 @@
+"""Loads one batch file into every event table in a single transaction.
+
+The order inside the transaction: lock the batch, delete whatever an earlier load of it left (so a re-run
+replaces, never duplicates), COPY the file into a temporary staging table, then let the SQL generated from the
+event schemas move each row into its table or into `etl.rejected_events`, and record the file as processed.
+A crash anywhere rolls all of it back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2.extensions
+
+from etl_project.loading import validation_sql as q
+from etl_project.loading.batch_file import BatchFileStream
+from etl_project.schemas import EVENT_SCHEMAS
+
+#: Advisory-lock class of "loading a batch"; the second key is the hash of the batch id.
+BATCH_LOCK_CLASS = 7_301_002
+#: Rows shown in the materialisation's preview.
+PREVIEW_ROWS = 5
+
+
+@dataclass
+class BatchLoadReport:
+    """What one load did, for run metadata and logs."""
+
+    batch_id: str
+    filename: str
+    checksum_sha256: str
+    size_bytes: int
+    rows_read: int
+    raw_events: int
+    loaded: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, Counter[str]] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    preview: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(self.loaded.values())
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(sum(c.values()) for c in self.rejected.values())
+
+    def rejected_by_reason(self, table: str | None = None) -> dict[str, int]:
+        """Rejections counted by reason category; `table=None` for all, `"raw_events"` for envelope ones."""
+        total: Counter[str] = Counter()
+        for key, counts in self.rejected.items():
+            if table is None or key == table:
+                total.update(counts)
+        return dict(total.most_common())
+
+
+def _lock_batch(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
+    """Two loads of the same batch (sensor and a person in the UI) queue here instead of interleaving."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (BATCH_LOCK_CLASS, batch_id))
+
+
+def _rejections_by_category(cur: psycopg2.extensions.cursor, batch_id: str, event_type: str | None) -> Counter:
+    if event_type is None:
+        cur.execute(
+            "SELECT split_part(rejection_reason, ':', 1), count(*) FROM etl.rejected_events "
+            "WHERE batch_id = %s AND raw_id IS NULL GROUP BY 1",
+            (batch_id,),
+        )
+    else:
+        cur.execute(
+            "SELECT split_part(rejection_reason, ':', 1), count(*) FROM etl.rejected_events "
+            "WHERE batch_id = %s AND raw_id IS NOT NULL AND event_type = %s GROUP BY 1",
+            (batch_id, event_type),
+        )
+    return Counter(dict(cur.fetchall()))
+
+
+def _preview(cur: psycopg2.extensions.cursor, table: str, batch_id: str) -> list[dict[str, object]]:
+    cur.execute(q.select_batch_preview(table, PREVIEW_ROWS), {"batch_id": batch_id})
+    names = [d.name for d in cur.description]
+    return [{n: (v if isinstance(v, int | float) else str(v)) for n, v in zip(names, row)} for row in cur.fetchall()]
+
+
+def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -> BatchLoadReport:
+    """Load `path` as batch `batch_id`, replacing any earlier load of it; all or nothing.
+
+    Raises `BatchFileError` (after rolling back) when the file cannot be read at all.
+    """
+    params = {"batch_id": batch_id}
+    with conn, conn.cursor() as cur, BatchFileStream(path) as stream:
+        _lock_batch(cur, batch_id)
+        cur.execute("SET LOCAL TimeZone = 'UTC'")  # naive timestamps in payloads are UTC
+        for table in q.BATCH_TABLES:
+            cur.execute(q.delete_batch(table), params)
+        cur.execute(q.create_staging_table())
+        cur.copy_expert(q.copy_into_staging().as_string(cur), stream, size=1 << 20)
+        cur.execute(q.classify_envelopes(), params)
+        cur.execute(q.finish_envelope_reasons(), params)
+        cur.execute(q.insert_raw_events(), params)
+        report = BatchLoadReport(
+            batch_id=batch_id,
+            filename=path.name,
+            checksum_sha256=stream.checksum_sha256,
+            size_bytes=stream.size_bytes,
+            rows_read=stream.rows_read,
+            raw_events=cur.rowcount,
+            ignored_columns=stream.ignored_columns,
+        )
+        cur.execute(q.reject_envelopes(), params)
+        report.rejected["raw_events"] = _rejections_by_category(cur, batch_id, None)
+        for schema in EVENT_SCHEMAS:
+            cur.execute(q.validate_events(schema), params)
+            loaded = 0
+            for explicit_ids in (True, False) if schema.is_entity else (False,):
+                cur.execute(q.insert_valid_events(schema, explicit_ids), params)
+                loaded += cur.rowcount
+                if explicit_ids:
+                    cur.execute(q.advance_id_sequence(schema))
+            cur.execute(q.reject_invalid_events(schema), params)
+            cur.execute(q.drop_validated())
+            report.loaded[schema.table] = loaded
+            report.rejected[schema.table] = _rejections_by_category(cur, batch_id, schema.event_type)
+            report.preview[schema.table] = _preview(cur, schema.table, batch_id)
+        _check_every_row_accounted_for(report)
+        _record_file(cur, report, status="loaded", error=None)
+    return report
+
+
+def _check_every_row_accounted_for(report: BatchLoadReport) -> None:
+    accounted = report.rows_loaded + report.rows_rejected
+    if accounted != report.rows_read:
+        raise AssertionError(
+            f"{report.filename}: {report.rows_read} rows read but {report.rows_loaded} loaded and "
+            f"{report.rows_rejected} rejected; rolling back"
+        )
+
+
+def _record_file(
+    cur: psycopg2.extensions.cursor, report: BatchLoadReport, status: str, error: str | None
+) -> None:
+    cur.execute(
+        """
+        INSERT INTO utilities.processed_files
+            (filename, batch_id, status, checksum_sha256, size_bytes, rows_read, rows_loaded, rows_rejected, error)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (filename) DO UPDATE SET
+            loaded_at = now(), batch_id = EXCLUDED.batch_id, status = EXCLUDED.status,
+            checksum_sha256 = EXCLUDED.checksum_sha256, size_bytes = EXCLUDED.size_bytes,
+            rows_read = EXCLUDED.rows_read, rows_loaded = EXCLUDED.rows_loaded,
+            rows_rejected = EXCLUDED.rows_rejected, error = EXCLUDED.error
+        """,
+        (
+            report.filename,
+            report.batch_id,
+            status,
+            report.checksum_sha256 or None,
+            report.size_bytes,
+            report.rows_read,
+            report.rows_loaded,
+            report.rows_rejected,
+            error,
+        ),
+    )
+
+
+def record_quarantined(
+    conn: psycopg2.extensions.connection, batch_id: str, path: Path, problem: str
+) -> None:
+    """Record a file that could not be read, with the reason, so people and the sensor can see it."""
+    size = path.stat().st_size if path.exists() else None
+    report = BatchLoadReport(batch_id, path.name, "", size or 0, 0, 0)
+    with conn, conn.cursor() as cur:
+        _lock_batch(cur, batch_id)
+        _record_file(cur, report, status="quarantined", error=problem)
