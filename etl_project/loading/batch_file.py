@@ -73,6 +73,8 @@ class BatchFileStream:
         )
         self._rows = self._emit_rows()
         self._done = False
+        #: Set when the file turned out unreadable; the COPY driver reports its own error instead.
+        self.error: BatchFileError | None = None
 
     @property
     def checksum_sha256(self) -> str:
@@ -98,12 +100,16 @@ class BatchFileStream:
         want = self._chunk_chars if size is None or size < 0 else max(size, self._chunk_chars)
         out = io.StringIO()
         writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
-        for staged in self._rows:
-            writer.writerow(staged)
-            if out.tell() >= want:
-                break
-        else:
-            self._done = True
+        try:
+            for staged in self._rows:
+                writer.writerow(staged)
+                if out.tell() >= want:
+                    break
+            else:
+                self._done = True
+        except BatchFileError as err:
+            self.error = err
+            raise
         return out.getvalue()
 
     def readline(self, size: int = -1) -> str:  # psycopg2 never calls it for COPY FROM; here for io users

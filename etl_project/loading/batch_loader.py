@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg2
 import psycopg2.extensions
 
 from etl_project.loading import validation_sql as q
@@ -95,7 +96,12 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
         for table in q.BATCH_TABLES:
             cur.execute(q.delete_batch(table), params)
         cur.execute(q.create_staging_table())
-        cur.copy_expert(q.copy_into_staging().as_string(cur), stream, size=1 << 20)
+        try:
+            cur.copy_expert(q.copy_into_staging().as_string(cur), stream, size=1 << 20)
+        except psycopg2.Error:
+            if stream.error:  # psycopg2 wraps our reader's error in its own; report the file's problem
+                raise stream.error from None
+            raise
         cur.execute(q.classify_envelopes(), params)
         cur.execute(q.finish_envelope_reasons(), params)
         cur.execute(q.insert_raw_events(), params)
@@ -169,7 +175,7 @@ def record_quarantined(
     conn: psycopg2.extensions.connection, batch_id: str, path: Path, problem: str
 ) -> None:
     """Record a file that could not be read, with the reason, so people and the sensor can see it."""
-    size = path.stat().st_size if path.exists() else None
+    size = path.lstat().st_size if path.is_file() else None
     report = BatchLoadReport(batch_id, path.name, "", size or 0, 0, 0)
     with conn, conn.cursor() as cur:
         _lock_batch(cur, batch_id)

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
+from etl_project.partitions import invalid_batch_id_reason
 from etl_project.paths import DEFAULT_SHARED_DATA_DIR
+
+BATCH_FILE_SUFFIX = ".csv"
+
+
+class UnsafeBatchFileError(Exception):
+    """The batch's file is not a regular file inside the shared directory."""
+
+
+@dataclass(frozen=True)
+class BatchFile:
+    """A complete batch file seen in the directory listing."""
+
+    batch_id: str
+    name: str
+    size: int
+    mtime_ns: int
 
 
 class SharedDirectory(dg.ConfigurableResource):
@@ -27,4 +47,41 @@ class SharedDirectory(dg.ConfigurableResource):
         return Path(self.path)
 
     def file_for_batch(self, batch_id: str) -> Path:
-        return self.root / f"{batch_id}.csv"
+        """The batch's file, refusing anything that would read outside the directory."""
+        reason = invalid_batch_id_reason(batch_id)
+        if reason:
+            raise UnsafeBatchFileError(f"{batch_id!r}: {reason}")
+        path = self.root / f"{batch_id}{BATCH_FILE_SUFFIX}"
+        if path.is_symlink():
+            raise UnsafeBatchFileError(f"{path.name}: is a symbolic link; only regular files are loaded")
+        return path
+
+    def complete_batch_files(self, now: float | None = None) -> tuple[list[BatchFile], list[str]]:
+        """List complete batch files in one directory scan; also return names skipped and why.
+
+        Hidden files, other suffixes, symlinks and files modified within `settle_seconds` are not batches
+        (yet). Raises OSError when the directory cannot be listed.
+        """
+        cutoff_ns = int(((now if now is not None else time.time()) - self.settle_seconds) * 1e9)
+        ready: list[BatchFile] = []
+        skipped: list[str] = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") or not name.endswith(BATCH_FILE_SUFFIX):
+                    continue
+                if entry.is_symlink():
+                    skipped.append(f"{name}: symbolic link, not loaded")
+                    continue
+                if not entry.is_file():
+                    continue
+                stat = entry.stat()
+                if stat.st_mtime_ns > cutoff_ns:
+                    continue
+                batch_id = name[: -len(BATCH_FILE_SUFFIX)]
+                reason = invalid_batch_id_reason(batch_id)
+                if reason:
+                    skipped.append(f"{name}: {reason}")
+                    continue
+                ready.append(BatchFile(batch_id, name, stat.st_size, stat.st_mtime_ns))
+        return ready, skipped

@@ -1,0 +1,216 @@
+"""Realistic event batches written in the legacy batch file format.
+
+A batch creates a few stores and products, some orders, and sales lines of those orders that reference stores
+and products that exist (created earlier or in the same batch). Entity ids are written into the payload so a
+batch is reproducible; they come from an `IdAllocator` so that they never collide with ids already loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Protocol
+
+from faker import Faker
+
+from etl_project.schemas import (
+    BATCH_CREATED_AT_FORMAT,
+    BATCH_FILE_COLUMNS,
+    ORDER_EVENT,
+    PRODUCT_EVENT,
+    SALES_EVENT,
+    STORE_EVENT,
+)
+
+#: The file is written under this suffix and renamed when complete; the sensor ignores it.
+PARTIAL_SUFFIX = ".partial"
+
+
+class IdAllocator(Protocol):
+    """Hands out ids for new entities of a table."""
+
+    def reserve(self, table: str, count: int) -> list[int]: ...
+
+
+@dataclass
+class SequentialIds:
+    """Ids counted in memory: for files generated without a database (history, benchmarks)."""
+
+    next_ids: dict[str, int] = field(default_factory=dict)
+
+    def reserve(self, table: str, count: int) -> list[int]:
+        start = self.next_ids.get(table, 1)
+        self.next_ids[table] = start + count
+        return list(range(start, start + count))
+
+
+@dataclass
+class Catalog:
+    """Stores and products that exist, which sales may reference, with each product's price."""
+
+    active_store_ids: list[int] = field(default_factory=list)
+    product_prices: dict[int, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    event_type: str
+    payload: dict[str, object]
+
+
+@dataclass
+class BatchShape:
+    """How many events of each type a batch holds (the legacy generator's typical batch by default)."""
+
+    stores: int = 2
+    products: int = 2
+    orders: int = 10
+    sales: tuple[int, int] = (30, 50)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.strftime(BATCH_CREATED_AT_FORMAT)
+
+
+def generate_events(
+    *,
+    fake: Faker,
+    rng: random.Random,
+    ids: IdAllocator,
+    catalog: Catalog,
+    created_at: datetime,
+    shape: BatchShape | None = None,
+    sale_date: date | None = None,
+    store_weights: dict[int, float] | None = None,
+) -> Iterator[Event]:
+    """Yield one batch's events: new stores and products first, then orders, then their sales lines.
+
+    `catalog` is updated with the new active stores and products. `store_weights` skews which stores sell
+    (a weight of 0.5 halves a store's share), which is how histories with a sales drop are made.
+    """
+    shape = shape or BatchShape()
+    for store_id in ids.reserve(STORE_EVENT.table, shape.stores):
+        status = rng.choices(["active", "closed", "test"], weights=[90, 5, 5])[0]
+        if status == "active":
+            catalog.active_store_ids.append(store_id)
+        yield Event(
+            STORE_EVENT.event_type,
+            {
+                "id": store_id,
+                "created_at": _timestamp(created_at),
+                "name": f"{fake.company()} {fake.city_suffix()}",
+                "tax_id": rng.randint(10_000_000, 99_999_999),
+                "status": status,
+            },
+        )
+    for product_id in ids.reserve(PRODUCT_EVENT.table, shape.products):
+        price = Decimal(rng.randint(99, 19_999)) / 100
+        catalog.product_prices[product_id] = price
+        yield Event(
+            PRODUCT_EVENT.event_type,
+            {
+                "id": product_id,
+                "created_at": _timestamp(created_at),
+                "name": fake.catch_phrase(),
+                "price": float(price),
+            },
+        )
+    order_ids = ids.reserve(ORDER_EVENT.table, shape.orders)
+    for order_id in order_ids:
+        yield Event(
+            ORDER_EVENT.event_type,
+            {"id": order_id, "created_at": _timestamp(created_at), "user_id": rng.randint(1, 50_000)},
+        )
+    if not (catalog.active_store_ids and catalog.product_prices and order_ids):
+        return
+    stores = catalog.active_store_ids
+    weights = [(store_weights or {}).get(s, 1.0) for s in stores]
+    product_ids = list(catalog.product_prices)
+    day = (sale_date or created_at.date()).isoformat()
+    for _ in range(rng.randint(*shape.sales)):
+        yield Event(
+            SALES_EVENT.event_type,
+            {
+                "sale_date": day,
+                "order_id": rng.choice(order_ids),
+                "store_id": rng.choices(stores, weights=weights)[0],
+                "product_id": rng.choice(product_ids),
+                "quantity": rng.randint(1, 5),
+            },
+        )
+
+
+def write_batch_file(directory: Path, batch_id: str, created_at: datetime, events: Iterable[Event]) -> Path:
+    """Write `<batch_id>.csv` in the legacy format; complete files only ever appear under their final name.
+
+    Every field is quoted and backslash is the escape character (quotes inside a field are written as `\\"`),
+    which is also what PostgreSQL's `COPY ... CSV ESCAPE '\\'` reads.
+    """
+    if "/" in batch_id or batch_id in {"", ".", ".."}:
+        raise ValueError(f"batch id {batch_id!r} cannot name a file")
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{batch_id}.csv"
+    partial = directory / f".{batch_id}.csv{PARTIAL_SUFFIX}"
+    stamp = _timestamp(created_at)
+    with open(partial, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, escapechar="\\", doublequote=False, lineterminator="\n")
+        writer.writerow(BATCH_FILE_COLUMNS)
+        writer.writerows(
+            (batch_id, e.event_type, json.dumps(e.payload, ensure_ascii=False), stamp) for e in events
+        )
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, final)
+    return final
+
+
+def generate_history(
+    directory: Path,
+    *,
+    end_date: date,
+    days: int = 9,
+    batches_per_day: int = 4,
+    seed: int = 7,
+    dropping_stores: dict[int, float] | None = None,
+) -> list[Path]:
+    """Write `days` days of batches ending on `end_date`, with stable stores and a sales drop on the last day.
+
+    `dropping_stores` maps a store id to the share of its usual sales it keeps on the last day (by default
+    store 1 keeps 30%, a 70% drop, and store 2 keeps nothing).
+    """
+    fake = Faker()
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    ids = SequentialIds()
+    catalog = Catalog()
+    drops = {1: 0.3, 2: 0.0} if dropping_stores is None else dropping_stores
+    written: list[Path] = []
+    for day_index in range(days):
+        day = end_date - timedelta(days=days - 1 - day_index)
+        last_day = day_index == days - 1
+        for n in range(batches_per_day):
+            created_at = datetime.combine(day, datetime.min.time()) + timedelta(hours=8 + 2 * n)
+            first = day_index == 0 and n == 0
+            shape = BatchShape(stores=6 if first else 0, products=8 if first else 0, orders=10, sales=(40, 50))
+            weights = drops if last_day else None
+            batch_id = f"history__{day.isoformat()}_{n:02d}"
+            events = list(
+                generate_events(
+                    fake=fake,
+                    rng=rng,
+                    ids=ids,
+                    catalog=catalog,
+                    created_at=created_at,
+                    shape=shape,
+                    store_weights=weights,
+                )
+            )
+            written.append(write_batch_file(directory, batch_id, created_at, events))
+    return written

@@ -1,0 +1,1 @@
+"""Sensors: new batch files to load runs, failed sales-drop checks to Slack."""

@@ -1,0 +1,75 @@
+"""Turns new batch files in the shared directory into partitions and the runs that load them."""
+
+
+import hashlib
+
+import dagster as dg
+
+from etl_project.assets.ingestion import MAX_BATCHES_PER_RUN, load_batches_job
+from etl_project.partitions import batch_partitions
+from etl_project.resources import EtlDatabase, SharedDirectory
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def _known_filenames(etl_database: EtlDatabase) -> set[str]:
+    """Files already recorded as processed, in one query (partitions may have been pruned since)."""
+    with etl_database.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT filename FROM utilities.processed_files")
+        return {name for (name,) in cur.fetchall()}
+
+
+def plan_runs(new_batch_ids: list[str], max_per_run: int = MAX_BATCHES_PER_RUN) -> list[dg.RunRequest]:
+    """Cover the new batches with few runs: one run per `max_per_run` consecutive keys.
+
+    The keys must be added to the partitions definition in this same sorted order, so that each range
+    [first, last] holds exactly the keys of its chunk. A single batch gets a plain single-partition run.
+    """
+    requests = []
+    keys = sorted(new_batch_ids)
+    for start in range(0, len(keys), max_per_run):
+        chunk = keys[start : start + max_per_run]
+        if len(chunk) == 1:
+            requests.append(dg.RunRequest(run_key=f"batch:{chunk[0]}", partition_key=chunk[0]))
+            continue
+        digest = hashlib.sha256("\n".join(chunk).encode()).hexdigest()[:16]
+        requests.append(
+            dg.RunRequest(
+                run_key=f"batches:{len(chunk)}:{digest}",
+                tags={RANGE_START_TAG: chunk[0], RANGE_END_TAG: chunk[-1]},
+            )
+        )
+    return requests
+
+
+@dg.sensor(
+    name="batch_file_sensor",
+    job=load_batches_job,
+    minimum_interval_seconds=10,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def batch_file_sensor(
+    context: dg.SensorEvaluationContext, shared_directory: SharedDirectory, etl_database: EtlDatabase
+) -> dg.SensorResult | dg.SkipReason:
+    """Registers a partition for each new complete `*.csv` batch file and requests runs that load them.
+
+    A file is new when it is neither a registered partition nor recorded in utilities.processed_files. Files
+    still being written (hidden temporary names, or modified within the settle time) wait for a later tick.
+    """
+    try:
+        files, skipped = shared_directory.complete_batch_files()
+    except OSError as err:
+        return dg.SkipReason(f"Cannot list the shared directory {shared_directory.root}: {err.strerror or err}")
+    for note in skipped:
+        context.log.warning(f"Skipping {note}")
+    known_partitions = set(context.instance.get_dynamic_partitions(batch_partitions.name))
+    known_files = _known_filenames(etl_database)
+    new = sorted(f.batch_id for f in files if f.batch_id not in known_partitions and f.name not in known_files)
+    if not new:
+        return dg.SkipReason(f"No new batch files among {len(files)} in {shared_directory.root}")
+    context.log.info(f"{len(new)} new batch files: {new[:5]}{' ...' if len(new) > 5 else ''}")
+    return dg.SensorResult(
+        run_requests=plan_runs(new),
+        dynamic_partitions_requests=[batch_partitions.build_add_request(new)],
+    )

@@ -1,0 +1,88 @@
+"""Small helpers shared by the tests: writing batch files and counting rows."""
+
+import random
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import psycopg2.extensions
+from faker import Faker
+
+from etl_project.assets.ingestion import batch_event_tables
+from etl_project.generator.events import BatchShape, Catalog, SequentialIds, generate_events, write_batch_file
+from etl_project.partitions import batch_partitions
+from etl_project.schemas import BATCH_FILE_COLUMNS
+
+CREATED_AT = datetime(2025, 4, 20, 9, 20)
+TABLES = ("raw_events", "stores", "products", "orders", "sales", "rejected_events")
+
+
+def write_generated_batch(directory: Path, batch_id: str, seed: int = 1, shape: BatchShape | None = None) -> Path:
+    """A valid batch from the project's own generator, with a fixed seed."""
+    fake = Faker()
+    fake.seed_instance(seed)
+    events = generate_events(
+        fake=fake,
+        rng=random.Random(seed),
+        ids=SequentialIds({"stores": seed * 1000, "products": seed * 1000, "orders": seed * 1000}),
+        catalog=Catalog(),
+        created_at=CREATED_AT,
+        shape=shape,
+    )
+    return write_batch_file(directory, batch_id, CREATED_AT, events)
+
+
+def quote(value: str) -> str:
+    """One field as the legacy writer quotes it (quotes doubled, backslashes escaped)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '""') + '"'
+
+
+def write_raw_batch(directory: Path, batch_id: str, rows: list[tuple[str, ...]], header=BATCH_FILE_COLUMNS) -> Path:
+    """A batch file written field by field, for rows the generator would never produce."""
+    lines = [",".join(quote(h) for h in header)]
+    lines += [",".join(quote(v) for v in row) for row in rows]
+    path = directory / f"{batch_id}.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def count_rows(conn: psycopg2.extensions.connection, batch_id: str) -> dict[str, int]:
+    counts = {}
+    with conn.cursor() as cur:
+        for table in TABLES:
+            cur.execute(f"SELECT count(*) FROM etl.{table} WHERE batch_id = %s", (batch_id,))  # noqa: S608
+            counts[table] = cur.fetchone()[0]
+    return counts
+
+
+def materialize_batches(
+    instance: dg.DagsterInstance, resources: dict, batch_ids: list[str], raise_on_error: bool = True
+) -> dg.ExecuteInProcessResult:
+    """Register the partitions and materialise them in one run, as the sensor's run would."""
+    new = [b for b in batch_ids if not instance.has_dynamic_partition(batch_partitions.name, b)]
+    instance.add_dynamic_partitions(batch_partitions.name, new)
+    if len(batch_ids) == 1:
+        return dg.materialize(
+            [batch_event_tables],
+            instance=instance,
+            resources=resources,
+            partition_key=batch_ids[0],
+            raise_on_error=raise_on_error,
+        )
+    return dg.materialize(
+        [batch_event_tables],
+        instance=instance,
+        resources=resources,
+        tags={"dagster/asset_partition_range_start": batch_ids[0], "dagster/asset_partition_range_end": batch_ids[-1]},
+        raise_on_error=raise_on_error,
+    )
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """Every message in the failed step's error chain (Dagster wraps user errors)."""
+    error = result.failure_data_for_node("batch_event_tables").error
+    messages = []
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    return "\n".join(messages)
