@@ -1,6 +1,5 @@
 """The code location: every asset, check, job, schedule, sensor and resource of the platform."""
 
-
 import os
 
 import dagster as dg
@@ -18,7 +17,10 @@ def _from_env(name: str) -> dg.EnvVar | None:
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources configured from the environment (ETL_DATABASE_URL, ETL_SHARED_DATA_DIR, ...)."""
-    shared = {"path": _from_env("ETL_SHARED_DATA_DIR"), "settle_seconds": _from_env("ETL_FILE_SETTLE_SECONDS")}
+    shared = {
+        "path": _from_env("ETL_SHARED_DATA_DIR"),
+        "settle_seconds": _from_env("ETL_FILE_SETTLE_SECONDS"),
+    }
     return {
         "etl_database": EtlDatabase(url=_from_env("ETL_DATABASE_URL")),
         "shared_directory": SharedDirectory(**{k: v for k, v in shared.items() if v is not None}),

@@ -36,7 +36,9 @@ def template_database(pg_server_url: str) -> str:
     admin = psycopg2.connect(pg_server_url)
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE_DATABASE)))
+        cur.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE_DATABASE))
+        )
     admin.close()
     url = ensure_database(pg_server_url, TEMPLATE_DATABASE)
     conn = psycopg2.connect(url)
@@ -53,7 +55,9 @@ def database_url(pg_server_url: str, template_database: str) -> Iterator[str]:
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_database)
+            )
         )
     try:
         yield with_database(pg_server_url, name)

@@ -17,7 +17,9 @@ CREATED_AT = datetime(2025, 4, 20, 9, 20)
 TABLES = ("raw_events", "stores", "products", "orders", "sales", "rejected_events")
 
 
-def write_generated_batch(directory: Path, batch_id: str, seed: int = 1, shape: BatchShape | None = None) -> Path:
+def write_generated_batch(
+    directory: Path, batch_id: str, seed: int = 1, shape: BatchShape | None = None
+) -> Path:
     """A valid batch from the project's own generator, with a fixed seed."""
     fake = Faker()
     fake.seed_instance(seed)
@@ -37,7 +39,9 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '""') + '"'
 
 
-def write_raw_batch(directory: Path, batch_id: str, rows: list[tuple[str, ...]], header=BATCH_FILE_COLUMNS) -> Path:
+def write_raw_batch(
+    directory: Path, batch_id: str, rows: list[tuple[str, ...]], header=BATCH_FILE_COLUMNS
+) -> Path:
     """A batch file written field by field, for rows the generator would never produce."""
     lines = [",".join(quote(h) for h in header)]
     lines += [",".join(quote(v) for v in row) for row in rows]
@@ -73,7 +77,10 @@ def materialize_batches(
         [batch_event_tables],
         instance=instance,
         resources=resources,
-        tags={"dagster/asset_partition_range_start": batch_ids[0], "dagster/asset_partition_range_end": batch_ids[-1]},
+        tags={
+            "dagster/asset_partition_range_start": batch_ids[0],
+            "dagster/asset_partition_range_end": batch_ids[-1],
+        },
         raise_on_error=raise_on_error,
     )
 

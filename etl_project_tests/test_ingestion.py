@@ -16,13 +16,22 @@ from etl_project_tests.helpers import (
 
 
 def test_batch_file_lands_in_all_five_tables(instance, resources, shared_dir, db):
-    write_generated_batch(shared_dir, "manual__2025-04-20T09:20:00+00:00", shape=BatchShape(2, 2, 10, (40, 40)))
+    write_generated_batch(
+        shared_dir, "manual__2025-04-20T09:20:00+00:00", shape=BatchShape(2, 2, 10, (40, 40))
+    )
 
     result = materialize_batches(instance, resources, ["manual__2025-04-20T09:20:00+00:00"])
 
     assert result.success
     counts = count_rows(db, "manual__2025-04-20T09:20:00+00:00")
-    assert counts == {"raw_events": 54, "stores": 2, "products": 2, "orders": 10, "sales": 40, "rejected_events": 0}
+    assert counts == {
+        "raw_events": 54,
+        "stores": 2,
+        "products": 2,
+        "orders": 10,
+        "sales": 40,
+        "rejected_events": 0,
+    }
     materialization = instance.get_latest_materialization_event(dg.AssetKey("sales"))
     assert materialization.asset_materialization.partition == "manual__2025-04-20T09:20:00+00:00"
     assert materialization.asset_materialization.metadata["dagster/row_count"].value == counts["sales"]
@@ -46,7 +55,13 @@ def test_reloading_a_partition_replaces_its_rows(instance, resources, shared_dir
 
 
 def test_bad_rows_are_rejected_with_reasons_and_good_rows_load(instance, resources, shared_dir, db):
-    store = {"id": 1, "created_at": "2025-04-20 09:00:00", "name": "Shop A", "tax_id": 123, "status": "active"}
+    store = {
+        "id": 1,
+        "created_at": "2025-04-20 09:00:00",
+        "name": "Shop A",
+        "tax_id": 123,
+        "status": "active",
+    }
     product = {"id": 2, "created_at": "2025-04-20 09:00:00", "name": "Pen", "price": 2.5}
     order = {"id": 3, "created_at": "2025-04-20 09:00:00", "user_id": 9}
     sale = {"sale_date": "2025-04-20", "order_id": 3, "store_id": 1, "product_id": 2, "quantity": 2}
@@ -56,7 +71,12 @@ def test_bad_rows_are_rejected_with_reasons_and_good_rows_load(instance, resourc
         ("b", "order_event", json.dumps(order), "2025-04-20 09:20:00"),
         ("b", "sales_event", json.dumps(sale), "2025-04-20 09:20:00"),
         ("b", "store_event", json.dumps({**store, "id": 5, "status": "gone"}), "2025-04-20 09:20:00"),
-        ("b", "store_event", json.dumps({k: v for k, v in store.items() if k != "name"} | {"id": 6}), "2025-04-20 09:20:00"),
+        (
+            "b",
+            "store_event",
+            json.dumps({k: v for k, v in store.items() if k != "name"} | {"id": 6}),
+            "2025-04-20 09:20:00",
+        ),
         ("b", "store_event", json.dumps({**store, "id": 7, "tax_id": "12x"}), "2025-04-20 09:20:00"),
         ("b", "store_event", json.dumps(store), "2025-04-20 09:20:00"),
         ("b", "sales_event", json.dumps({**sale, "quantity": 0}), "2025-04-20 09:20:00"),
@@ -79,7 +99,9 @@ def test_bad_rows_are_rejected_with_reasons_and_good_rows_load(instance, resourc
     counts = count_rows(db, "b")
     assert (counts["stores"], counts["products"], counts["orders"], counts["sales"]) == (1, 1, 1, 1)
     with db.cursor() as cur:
-        cur.execute("SELECT file_row, rejection_reason FROM etl.rejected_events WHERE batch_id = 'b' ORDER BY 1")
+        cur.execute(
+            "SELECT file_row, rejection_reason FROM etl.rejected_events WHERE batch_id = 'b' ORDER BY 1"
+        )
         reasons = dict(cur.fetchall())
     assert reasons == {
         5: "invalid status: 'gone' (expected one of active, closed, test)",
@@ -139,7 +161,9 @@ def test_entity_without_id_takes_the_next_id_after_explicit_ones(instance, resou
 
 def test_unreadable_file_fails_its_run_clearly_and_the_others_still_load(instance, resources, shared_dir, db):
     write_generated_batch(shared_dir, "a_good")
-    (shared_dir / "b_latin1.csv").write_bytes('"batch_id","event_type","payload","batch_created_at"\n"b","é"'.encode("latin-1"))
+    (shared_dir / "b_latin1.csv").write_bytes(
+        '"batch_id","event_type","payload","batch_created_at"\n"b","é"'.encode("latin-1")
+    )
     write_generated_batch(shared_dir, "c_good", seed=2)
 
     result = materialize_batches(instance, resources, ["a_good", "b_latin1", "c_good"], raise_on_error=False)
@@ -160,7 +184,10 @@ def test_unreadable_file_fails_its_run_clearly_and_the_others_still_load(instanc
     ("content", "problem"),
     [
         (b"", "the file is empty"),
-        (b'"id","name"\n"1","x"\n', "wrong header: missing column(s) batch_id, event_type, payload, batch_created_at"),
+        (
+            b'"id","name"\n"1","x"\n',
+            "wrong header: missing column(s) batch_id, event_type, payload, batch_created_at",
+        ),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not valid UTF-8"),
     ],
 )

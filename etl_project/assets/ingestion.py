@@ -7,7 +7,6 @@ transaction and its own materialisation, and a file that cannot be read fails th
 have loaded.
 """
 
-
 import dagster as dg
 
 from etl_project.loading.batch_file import BatchFileError

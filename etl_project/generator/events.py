@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate
 from pathlib import Path
 from typing import Protocol
 
@@ -131,7 +132,7 @@ def generate_events(
     if not (catalog.active_store_ids and catalog.product_prices and order_ids):
         return
     stores = catalog.active_store_ids
-    weights = [(store_weights or {}).get(s, 1.0) for s in stores]
+    cumulative = list(accumulate((store_weights or {}).get(s, 1.0) for s in stores))
     product_ids = list(catalog.product_prices)
     day = (sale_date or created_at.date()).isoformat()
     for _ in range(rng.randint(*shape.sales)):
@@ -140,7 +141,7 @@ def generate_events(
             {
                 "sale_date": day,
                 "order_id": rng.choice(order_ids),
-                "store_id": rng.choices(stores, weights=weights)[0],
+                "store_id": rng.choices(stores, cum_weights=cumulative)[0],
                 "product_id": rng.choice(product_ids),
                 "quantity": rng.randint(1, 5),
             },
@@ -160,7 +161,9 @@ def write_batch_file(directory: Path, batch_id: str, created_at: datetime, event
     partial = directory / f".{batch_id}.csv{PARTIAL_SUFFIX}"
     stamp = _timestamp(created_at)
     with open(partial, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, quoting=csv.QUOTE_ALL, escapechar="\\", doublequote=False, lineterminator="\n")
+        writer = csv.writer(
+            out, quoting=csv.QUOTE_ALL, escapechar="\\", doublequote=False, lineterminator="\n"
+        )
         writer.writerow(BATCH_FILE_COLUMNS)
         writer.writerows(
             (batch_id, e.event_type, json.dumps(e.payload, ensure_ascii=False), stamp) for e in events
@@ -198,7 +201,9 @@ def generate_history(
         for n in range(batches_per_day):
             created_at = datetime.combine(day, datetime.min.time()) + timedelta(hours=8 + 2 * n)
             first = day_index == 0 and n == 0
-            shape = BatchShape(stores=6 if first else 0, products=8 if first else 0, orders=10, sales=(40, 50))
+            shape = BatchShape(
+                stores=6 if first else 0, products=8 if first else 0, orders=10, sales=(40, 50)
+            )
             weights = drops if last_day else None
             batch_id = f"history__{day.isoformat()}_{n:02d}"
             events = list(

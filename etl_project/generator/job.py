@@ -1,6 +1,5 @@
 """The generator as a Dagster job: one realistic batch per run, the run id as the batch id."""
 
-
 import os
 import random
 from datetime import datetime, timezone
@@ -64,7 +63,9 @@ def write_generated_batch(
         with conn:
             catalog = load_catalog(conn)
             events = list(
-                generate_events(fake=fake, rng=rng, ids=DatabaseIds(conn), catalog=catalog, created_at=created_at)
+                generate_events(
+                    fake=fake, rng=rng, ids=DatabaseIds(conn), catalog=catalog, created_at=created_at
+                )
             )
     path = write_batch_file(shared_directory.root, batch_id, created_at, events)
     context.log.info(f"Wrote {len(events)} events to {path.name}")

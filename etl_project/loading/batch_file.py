@@ -140,11 +140,13 @@ class BatchFileStream:
         except UnicodeDecodeError as err:
             raise BatchFileError(
                 self.path,
-                f"not valid UTF-8 (byte {err.object[err.start:err.start + 1]!r} near byte offset "
+                f"not valid UTF-8 (byte {err.object[err.start : err.start + 1]!r} near byte offset "
                 f"{self._hashing.size})",
             ) from err
         except csv.Error as err:
-            raise BatchFileError(self.path, f"not a readable CSV file at data row {self.rows_read + 1}: {err}") from err
+            raise BatchFileError(
+                self.path, f"not a readable CSV file at data row {self.rows_read + 1}: {err}"
+            ) from err
 
     def _column_positions(self, header: list[str]) -> list[int]:
         names = [h.strip() for h in header]

@@ -62,7 +62,9 @@ def _lock_batch(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (BATCH_LOCK_CLASS, batch_id))
 
 
-def _rejections_by_category(cur: psycopg2.extensions.cursor, batch_id: str, event_type: str | None) -> Counter:
+def _rejections_by_category(
+    cur: psycopg2.extensions.cursor, batch_id: str, event_type: str | None
+) -> Counter:
     if event_type is None:
         cur.execute(
             "SELECT split_part(rejection_reason, ':', 1), count(*) FROM etl.rejected_events "
@@ -81,7 +83,10 @@ def _rejections_by_category(cur: psycopg2.extensions.cursor, batch_id: str, even
 def _preview(cur: psycopg2.extensions.cursor, table: str, batch_id: str) -> list[dict[str, object]]:
     cur.execute(q.select_batch_preview(table, PREVIEW_ROWS), {"batch_id": batch_id})
     names = [d.name for d in cur.description]
-    return [{n: (v if isinstance(v, int | float) else str(v)) for n, v in zip(names, row)} for row in cur.fetchall()]
+    return [
+        {n: (v if isinstance(v, int | float) else str(v)) for n, v in zip(names, row, strict=True)}
+        for row in cur.fetchall()
+    ]
 
 
 def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -> BatchLoadReport:
@@ -171,9 +176,7 @@ def _record_file(
     )
 
 
-def record_quarantined(
-    conn: psycopg2.extensions.connection, batch_id: str, path: Path, problem: str
-) -> None:
+def record_quarantined(conn: psycopg2.extensions.connection, batch_id: str, path: Path, problem: str) -> None:
     """Record a file that could not be read, with the reason, so people and the sensor can see it."""
     size = path.lstat().st_size if path.is_file() else None
     report = BatchLoadReport(batch_id, path.name, "", size or 0, 0, 0)

@@ -53,7 +53,9 @@ def copy_into_staging() -> sql.Composed:
 
 def _shown(expr: sql.Composable) -> sql.Composed:
     """An offending value quoted for a rejection reason, cut to a readable length."""
-    return sql.SQL("quote_literal(left(coalesce({}, 'null'), {}))").format(expr, sql.Literal(SHOWN_VALUE_CHARS))
+    return sql.SQL("quote_literal(left(coalesce({}, 'null'), {}))").format(
+        expr, sql.Literal(SHOWN_VALUE_CHARS)
+    )
 
 
 def classify_envelopes() -> sql.Composed:
@@ -135,9 +137,9 @@ def _type_ok(field: PayloadField, value: sql.Composable, text: sql.Composable) -
             value, text, sql.Literal(DECIMAL_2)
         )
     if field.type is FieldType.TIMESTAMP:
-        return sql.SQL("(jsonb_typeof({}) = 'string' AND {} ~ {} AND pg_input_is_valid({}, 'timestamptz'))").format(
-            value, text, sql.Literal(ISO_TIMESTAMP), text
-        )
+        return sql.SQL(
+            "(jsonb_typeof({}) = 'string' AND {} ~ {} AND pg_input_is_valid({}, 'timestamptz'))"
+        ).format(value, text, sql.Literal(ISO_TIMESTAMP), text)
     if field.type is FieldType.DATE:
         return sql.SQL("(jsonb_typeof({}) = 'string' AND {} ~ {} AND pg_input_is_valid({}, 'date'))").format(
             value, text, sql.Literal(ISO_DATE), text
@@ -173,7 +175,9 @@ def _field_problem(field: PayloadField) -> sql.Composed:
     ]
     if field.type is FieldType.TEXT:
         whens.append(
-            sql.SQL("WHEN btrim({t}) = '' THEN {msg}").format(t=text, msg=sql.Literal(f"empty field: {field.name}"))
+            sql.SQL("WHEN btrim({t}) = '' THEN {msg}").format(
+                t=text, msg=sql.Literal(f"empty field: {field.name}")
+            )
         )
     if field.allowed_values:
         whens.append(
@@ -216,9 +220,9 @@ def validate_events(schema: EventSchema) -> sql.Composed:
             continue
         alias = sql.Identifier(f"ref_{field.name}")
         joins.append(
-            sql.SQL("LEFT JOIN {table} {alias} ON {alias}.id = CASE WHEN v.reason IS NULL THEN {cast} END").format(
-                table=_table(field.references), alias=alias, cast=_cast(field, sql.SQL("v.payload"))
-            )
+            sql.SQL(
+                "LEFT JOIN {table} {alias} ON {alias}.id = CASE WHEN v.reason IS NULL THEN {cast} END"
+            ).format(table=_table(field.references), alias=alias, cast=_cast(field, sql.SQL("v.payload")))
         )
         late_checks.append(
             sql.SQL("CASE WHEN {alias}.id IS NULL THEN {msg} || (v.payload ->> {name}) END").format(
@@ -230,9 +234,9 @@ def validate_events(schema: EventSchema) -> sql.Composed:
     if schema.is_entity:
         id_cast = _cast(ID_FIELD, sql.SQL("v.payload"))
         joins.append(
-            sql.SQL("LEFT JOIN {table} existing ON existing.id = CASE WHEN v.reason IS NULL THEN {cast} END").format(
-                table=_table(schema.table), cast=id_cast
-            )
+            sql.SQL(
+                "LEFT JOIN {table} existing ON existing.id = CASE WHEN v.reason IS NULL THEN {cast} END"
+            ).format(table=_table(schema.table), cast=id_cast)
         )
         late_checks.append(
             sql.SQL(

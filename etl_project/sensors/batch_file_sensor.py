@@ -1,6 +1,5 @@
 """Turns new batch files in the shared directory into partitions and the runs that load them."""
 
-
 import hashlib
 
 import dagster as dg
@@ -60,12 +59,16 @@ def batch_file_sensor(
     try:
         files, skipped = shared_directory.complete_batch_files()
     except OSError as err:
-        return dg.SkipReason(f"Cannot list the shared directory {shared_directory.root}: {err.strerror or err}")
+        return dg.SkipReason(
+            f"Cannot list the shared directory {shared_directory.root}: {err.strerror or err}"
+        )
     for note in skipped:
         context.log.warning(f"Skipping {note}")
     known_partitions = set(context.instance.get_dynamic_partitions(batch_partitions.name))
     known_files = _known_filenames(etl_database)
-    new = sorted(f.batch_id for f in files if f.batch_id not in known_partitions and f.name not in known_files)
+    new = sorted(
+        f.batch_id for f in files if f.batch_id not in known_partitions and f.name not in known_files
+    )
     if not new:
         return dg.SkipReason(f"No new batch files among {len(files)} in {shared_directory.root}")
     context.log.info(f"{len(new)} new batch files: {new[:5]}{' ...' if len(new) > 5 else ''}")

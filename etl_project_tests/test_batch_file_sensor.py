@@ -1,0 +1,116 @@
+"""The batch file sensor: new files become partitions and deduplicated run requests."""
+
+import os
+import time
+
+import dagster as dg
+
+from etl_project.generator.events import PARTIAL_SUFFIX
+from etl_project.partitions import batch_partitions
+from etl_project.resources import SharedDirectory
+from etl_project.sensors.batch_file_sensor import RANGE_END_TAG, RANGE_START_TAG, batch_file_sensor, plan_runs
+from etl_project_tests.helpers import materialize_batches, write_generated_batch
+
+
+def _tick(instance, resources, cursor=None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor)
+    return batch_file_sensor(context)
+
+
+def _apply(instance, result) -> None:
+    """What the daemon does with a tick's result before launching runs: register the partitions."""
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+
+
+def test_new_file_registers_its_partition_and_requests_a_run(instance, resources, shared_dir):
+    write_generated_batch(shared_dir, "manual__2025-04-20T09:20:00+00:00")
+
+    result = _tick(instance, resources)
+
+    assert [r.partition_keys for r in result.dynamic_partitions_requests] == [
+        ["manual__2025-04-20T09:20:00+00:00"]
+    ]
+    assert [(r.partition_key, r.run_key) for r in result.run_requests] == [
+        ("manual__2025-04-20T09:20:00+00:00", "batch:manual__2025-04-20T09:20:00+00:00")
+    ]
+
+
+def test_second_tick_requests_nothing_for_the_same_file(instance, resources, shared_dir):
+    write_generated_batch(shared_dir, "b1")
+    first = _tick(instance, resources)
+    _apply(instance, first)
+
+    second = _tick(instance, resources)
+
+    assert isinstance(second, dg.SkipReason)
+    assert instance.get_dynamic_partitions(batch_partitions.name) == ["b1"]
+
+
+def test_run_keys_are_stable_so_the_daemon_deduplicates_a_repeated_request(instance, resources, shared_dir):
+    write_generated_batch(shared_dir, "b1")
+    write_generated_batch(shared_dir, "b2", seed=2)
+    # a tick whose result was lost (e.g. the daemon restarted) is evaluated again: same run keys
+    assert [r.run_key for r in _tick(instance, resources).run_requests] == [
+        r.run_key for r in _tick(instance, resources).run_requests
+    ]
+
+
+def test_loaded_file_whose_partition_was_pruned_is_not_requested_again(instance, resources, shared_dir):
+    write_generated_batch(shared_dir, "old")
+    materialize_batches(instance, resources, ["old"])
+    instance.delete_dynamic_partition(batch_partitions.name, "old")
+
+    assert isinstance(_tick(instance, resources), dg.SkipReason)
+
+
+def test_half_written_and_foreign_files_are_ignored(instance, etl_database, shared_dir):
+    (shared_dir / f".b9.csv{PARTIAL_SUFFIX}").write_text("partial")
+    (shared_dir / "notes.txt").write_text("not a batch")
+    fresh = write_generated_batch(shared_dir, "still_being_written")
+    os.utime(fresh, (time.time(), time.time()))
+    resources = {
+        "etl_database": etl_database,
+        "shared_directory": SharedDirectory(path=str(shared_dir), settle_seconds=30),
+    }
+
+    assert isinstance(_tick(instance, resources), dg.SkipReason)
+
+    old = time.time() - 60
+    os.utime(fresh, (old, old))
+    assert [r.partition_key for r in _tick(instance, resources).run_requests] == ["still_being_written"]
+
+
+def test_a_backlog_is_covered_by_few_runs_over_partition_ranges(instance, resources, shared_dir):
+    for n in range(5):
+        write_generated_batch(shared_dir, f"batch_{n:03d}", seed=n + 1)
+
+    result = _tick(instance, resources)
+
+    assert [list(r.partition_keys) for r in result.dynamic_partitions_requests] == [
+        [f"batch_{n:03d}" for n in range(5)]
+    ]
+    assert len(result.run_requests) == 1
+    assert result.run_requests[0].tags[RANGE_START_TAG] == "batch_000"
+    assert result.run_requests[0].tags[RANGE_END_TAG] == "batch_004"
+
+
+def test_plan_runs_chunks_sorted_keys():
+    requests = plan_runs(["c", "a", "b", "e", "d"], max_per_run=2)
+    assert [(r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG), r.partition_key) for r in requests] == [
+        ("a", "b", None),
+        ("c", "d", None),
+        (None, None, "e"),
+    ]
+
+
+def test_missing_shared_directory_is_reported_on_the_tick(instance, etl_database, tmp_path):
+    resources = {
+        "etl_database": etl_database,
+        "shared_directory": SharedDirectory(path=str(tmp_path / "gone")),
+    }
+
+    result = _tick(instance, resources)
+
+    assert isinstance(result, dg.SkipReason)
+    assert "Cannot list the shared directory" in result.skip_message
