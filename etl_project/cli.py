@@ -141,7 +141,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_generate_history(args: argparse.Namespace) -> int:
     end = date.fromisoformat(args.end) if args.end else datetime.now(timezone.utc).date() - timedelta(days=1)
-    files = generate_history(Path(args.out), end_date=end, days=args.days, seed=args.seed)
+    files = generate_history(
+        Path(args.out), end_date=end, days=args.days, batches_per_day=args.batches_per_day, seed=args.seed
+    )
     print(f"Wrote {len(files)} batch files to {args.out}")
     return 0
 
@@ -169,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--out", default=str(DEFAULT_SHARED_DATA_DIR))
     hist.add_argument("--days", type=int, default=9)
     hist.add_argument("--end", default=None, help="last day (YYYY-MM-DD), default yesterday (UTC)")
+    hist.add_argument("--batches-per-day", type=int, default=4)
     hist.add_argument("--seed", type=int, default=7)
     hist.set_defaults(func=cmd_generate_history)
     return parser

@@ -106,7 +106,7 @@ def generate_events(
             {
                 "id": store_id,
                 "created_at": _timestamp(created_at),
-                "name": f"{fake.company()} {fake.city_suffix()}",
+                "name": fake.company(),
                 "tax_id": rng.randint(10_000_000, 99_999_999),
                 "status": status,
             },

@@ -52,7 +52,7 @@ def write_generated_batch(
     config: GeneratorConfig,
     etl_database: EtlDatabase,
     shared_directory: SharedDirectory,
-) -> dg.Output[str]:
+) -> None:
     batch_id = context.run_id
     rng = random.Random(config.seed)
     fake = Faker()
@@ -69,10 +69,12 @@ def write_generated_batch(
             )
     path = write_batch_file(shared_directory.root, batch_id, created_at, events)
     context.log.info(f"Wrote {len(events)} events to {path.name}")
-    return dg.Output(batch_id, metadata={"file": path.name, "events": len(events)})
 
 
-@dg.job(description="Generates one batch file; the batch id is this run's id.")
+@dg.job(
+    description="Generates one batch file; the batch id is this run's id.",
+    executor_def=dg.in_process_executor,
+)
 def generate_batch_job() -> None:
     write_generated_batch()
 
