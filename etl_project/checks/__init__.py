@@ -1,0 +1,1 @@
+"""Asset checks: data-quality and business rules evaluated on the assets."""

@@ -1,0 +1,208 @@
+"""Daily store sales, the sales-drop check and its Slack alerts, end to end on real PostgreSQL."""
+
+import logging
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from etl_project.assets.analytics import store_daily_sales
+from etl_project.checks.sales_drop import sales_drop_check
+from etl_project.generator.events import Event, write_batch_file
+from etl_project.resources.alert_channel import AlertChannel
+from etl_project.resources.sales_drop_rules import SalesDropRules
+from etl_project.sensors.sales_drop_slack_sensor import sales_drop_slack_sensor
+from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
+from etl_project_tests.helpers import materialize_batches
+
+AS_OF = date(2025, 4, 20)
+BASELINE_DAYS = [AS_OF - timedelta(days=n) for n in range(1, 8)]
+#: store id -> (name, status, items per baseline day (or {day: items}), items on the as-of day); price 10.00
+STORES = {
+    1: ("Twin Shop", "active", 10, 5),  # -50%: flagged
+    2: ("Twin Shop", "active", 10, 9),  # same name, -10%: not flagged
+    3: ("Corner", "active", 10, 0),  # no sales on the day: -100%, flagged
+    4: ("Tiny", "active", 1, 0),  # -100% but a baseline of 10.00 is below the minimum
+    5: ("Closed", "closed", 10, 0),  # closed stores never alert
+    6: ("Weekend", "active", {BASELINE_DAYS[0]: 20, BASELINE_DAYS[2]: 20, BASELINE_DAYS[4]: 20}, 6),  # -30%
+}
+EXPECTED_FLAGGED = [
+    {
+        "store_id": 3,
+        "store_name": "Corner",
+        "as_of_amount": 0.0,
+        "baseline_amount": 100.0,
+        "percent_change": -100.0,
+    },
+    {
+        "store_id": 1,
+        "store_name": "Twin Shop",
+        "as_of_amount": 50.0,
+        "baseline_amount": 100.0,
+        "percent_change": -50.0,
+    },
+    {
+        "store_id": 6,
+        "store_name": "Weekend",
+        "as_of_amount": 60.0,
+        "baseline_amount": 85.71,
+        "percent_change": -30.0,
+    },
+]
+RULES = SalesDropRules(as_of_date=AS_OF.isoformat(), threshold_percent=-20, min_baseline_amount=50)
+
+
+def _history_events() -> list[Event]:
+    ts = "2025-04-01 09:00:00"
+    events = [Event("product_event", {"id": 1, "created_at": ts, "name": "Widget", "price": 10.0})]
+    events.append(Event("order_event", {"id": 1, "created_at": ts, "user_id": 1}))
+    for store_id, (name, status, baseline, as_of_items) in STORES.items():
+        events.append(
+            Event(
+                "store_event",
+                {"id": store_id, "created_at": ts, "name": name, "tax_id": store_id, "status": status},
+            )
+        )
+        per_day = baseline if isinstance(baseline, dict) else dict.fromkeys(BASELINE_DAYS, baseline)
+        per_day = {**per_day, AS_OF: as_of_items, AS_OF - timedelta(days=8): 100}  # outside the window
+        for day, items in per_day.items():
+            if items:
+                sale = {"sale_date": day.isoformat(), "order_id": 1, "store_id": store_id, "product_id": 1}
+                events.append(Event("sales_event", {**sale, "quantity": items}))
+    return events
+
+
+@pytest.fixture
+def sales_history(instance, resources, shared_dir):
+    write_batch_file(shared_dir, "history", datetime(2025, 4, 21, 6), _history_events())
+    assert materialize_batches(instance, resources, ["history"]).success
+
+
+def _evaluate(instance, etl_database, rules=RULES) -> dg.AssetCheckEvaluation:
+    result = dg.materialize(
+        [store_daily_sales, sales_drop_check],
+        instance=instance,
+        resources={"etl_database": etl_database, "sales_drop_rules": rules},
+    )
+    assert result.success  # a failing non-blocking check leaves the run successful
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def _tick(instance, etl_database, channel: AlertChannel) -> str:
+    context = dg.build_sensor_context(
+        instance=instance, resources={"etl_database": etl_database, "alert_channel": channel}
+    )
+    return sales_drop_slack_sensor(context).skip_message
+
+
+def _bot(slack: FakeSlack) -> AlertChannel:
+    return AlertChannel(slack_bot_token=BOT_TOKEN, slack_channel="#sales", slack_api_url=slack.api_url)
+
+
+def test_store_daily_sales_sums_quantity_times_price_per_store_id(sales_history, instance, etl_database, db):
+    _evaluate(instance, etl_database)
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT store_id, amount FROM etl.store_daily_sales WHERE sale_date = %s ORDER BY 1", (AS_OF,)
+        )
+        assert [(s, float(a)) for s, a in cur.fetchall()] == [(1, 50.0), (2, 90.0), (6, 60.0)]
+
+
+def test_check_flags_exactly_the_right_stores_with_their_numbers(sales_history, instance, etl_database):
+    evaluation = _evaluate(instance, etl_database)
+
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["flagged_stores"].value == EXPECTED_FLAGGED
+    assert evaluation.metadata["threshold_percent"].value == -20
+    assert evaluation.metadata["stores_examined"].value == 5
+    assert evaluation.metadata["stores_below_min_baseline"].value == 1
+    assert evaluation.metadata["as_of_date"].value == "2025-04-20"
+
+
+def test_threshold_is_configurable(sales_history, instance, etl_database):
+    rules = SalesDropRules(as_of_date=AS_OF.isoformat(), threshold_percent=-60, min_baseline_amount=50)
+    evaluation = _evaluate(instance, etl_database, rules)
+    assert [s["store_id"] for s in evaluation.metadata["flagged_stores"].value] == [3]
+
+
+def test_passing_evaluation_says_how_many_stores_were_examined(sales_history, instance, etl_database):
+    rules = SalesDropRules(as_of_date=AS_OF.isoformat(), threshold_percent=-100.5)
+    evaluation = _evaluate(instance, etl_database, rules)
+    assert evaluation.passed
+    assert evaluation.metadata["stores_examined"].value > 0
+    assert "examined" in evaluation.description
+
+
+def test_sensor_posts_one_message_naming_the_stores_and_a_second_tick_posts_nothing(
+    sales_history, instance, etl_database
+):
+    _evaluate(instance, etl_database)
+    with FakeSlack() as slack:
+        _tick(instance, etl_database, _bot(slack))
+        _tick(instance, etl_database, _bot(slack))
+
+    [message] = slack.messages
+    assert message["channel"] == "#sales"
+    text = message["text"]
+    assert "Sales drop on 2025-04-20: 3 stores" in text
+    assert "Corner (store id 3): 0.00 on 2025-04-20 vs 7-day average 100.00 (-100.0%)" in text
+    assert "Twin Shop (store id 1): 50.00" in text and "(-50.0%)" in text
+    assert "Weekend (store id 6): 60.00 on 2025-04-20 vs 7-day average 85.71 (-30.0%)" in text
+    assert "Twin Shop (store id 2)" not in text and "Tiny" not in text and "Closed" not in text
+    assert "http://127.0.0.1:3000/assets/store_daily_sales?view=checks" in text
+
+
+def test_re_evaluating_the_check_does_not_alert_the_same_stores_again(sales_history, instance, etl_database):
+    with FakeSlack() as slack:
+        _evaluate(instance, etl_database)
+        _tick(instance, etl_database, _bot(slack))
+        _evaluate(instance, etl_database)
+        _tick(instance, etl_database, _bot(slack))
+    assert len(slack.messages) == 1
+
+
+@pytest.mark.parametrize("failure", ["http_500", "not_ok"])
+def test_failed_send_is_retried_on_a_later_tick(sales_history, instance, etl_database, failure):
+    _evaluate(instance, etl_database)
+    with FakeSlack() as slack:
+        slack.mode = failure
+        first = _tick(instance, etl_database, _bot(slack))
+        assert slack.messages == [] and slack.requests >= 1
+        assert "1 pending" in first and "will retry" not in first  # the tick reports, it does not crash
+        slack.mode = "ok"
+        _tick(instance, etl_database, _bot(slack))
+        _tick(instance, etl_database, _bot(slack))
+    assert len(slack.messages) == 1
+
+
+def test_webhook_channel_is_supported_and_its_url_never_logged(
+    sales_history, instance, etl_database, caplog, capfd
+):
+    _evaluate(instance, etl_database)
+    with FakeSlack() as slack:
+        channel = AlertChannel(slack_webhook_url=slack.webhook_url)
+        slack.mode = "http_500"
+        with caplog.at_level(logging.DEBUG):
+            failed = _tick(instance, etl_database, channel)
+        slack.mode = "ok"
+        _tick(instance, etl_database, channel)
+    assert [m["via"] for m in slack.messages] == ["webhook"]
+    assert "Sales drop on 2025-04-20" in slack.messages[0]["text"]
+    assert "secret-webhook-path" not in failed + caplog.text + str(capfd.readouterr())
+    assert "HTTP 500" in failed
+
+
+def test_without_slack_settings_the_message_is_logged_as_a_dry_run(
+    sales_history, instance, etl_database, db, capfd
+):
+    _evaluate(instance, etl_database)
+    capfd.readouterr()
+    summary = _tick(instance, etl_database, AlertChannel())
+    assert "delivered via dry-run" in summary
+    logged = capfd.readouterr().err
+    assert "would send" in logged and "Corner (store id 3)" in logged
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM utilities.sales_drop_alerts")
+        assert cur.fetchone()[0] == 3
