@@ -11,6 +11,7 @@ from etl_project.generator.job import generate_batch_job, generate_batch_schedul
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.alert_channel import AlertChannel
 from etl_project.resources.sales_drop_rules import SalesDropRules
+from etl_project.sensors.analytics_automation import analytics_automation_sensor
 from etl_project.sensors.batch_file_sensor import batch_file_sensor
 from etl_project.sensors.sales_drop_slack_sensor import sales_drop_slack_sensor
 
@@ -60,6 +61,8 @@ defs = dg.Definitions(
     asset_checks=[sales_drop_check],
     jobs=[load_batches_job, generate_batch_job],
     schedules=[generate_batch_schedule],
-    sensors=[batch_file_sensor, sales_drop_slack_sensor],
+    sensors=[batch_file_sensor, sales_drop_slack_sensor, analytics_automation_sensor],
     resources=build_resources(),
+    # Steps run in the run's own process: a step subprocess costs more than these steps' work.
+    executor=dg.in_process_executor,
 )
