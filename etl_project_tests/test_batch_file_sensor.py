@@ -114,3 +114,23 @@ def test_missing_shared_directory_is_reported_on_the_tick(instance, etl_database
 
     assert isinstance(result, dg.SkipReason)
     assert "Cannot list the shared directory" in result.skip_message
+
+
+def test_file_replaced_after_loading_is_reloaded_once(instance, resources, shared_dir, db):
+    path = write_generated_batch(shared_dir, "replaced", seed=4)
+    materialize_batches(instance, resources, ["replaced"])
+    assert isinstance(_tick(instance, resources), dg.SkipReason)
+
+    write_generated_batch(shared_dir, "replaced", seed=5)  # same name, other content
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    result = _tick(instance, resources)
+
+    [request] = result.run_requests
+    assert request.partition_key == "replaced"
+    assert request.run_key.startswith("batch:replaced:")
+    materialize_batches(instance, resources, ["replaced"])
+    assert isinstance(_tick(instance, resources), dg.SkipReason)
+    with db.cursor() as cur:
+        cur.execute("SELECT min(id) FROM etl.stores WHERE batch_id = 'replaced'")
+        assert cur.fetchone()[0] == 5000  # the second version's ids, loaded once

@@ -20,6 +20,11 @@ INGESTION_GROUP = "ingestion"
 RAW_EVENTS = dg.AssetKey("raw_events")
 #: Largest number of batches one run loads; a UI backfill is split into runs of this size too.
 MAX_BATCHES_PER_RUN = 100
+#: A lost connection or a restarting database is retried with growing delays (2, 4, 8 s, with jitter);
+#: re-running a batch replaces it, so a retry never duplicates. Unreadable files are not retried.
+TRANSIENT_FAILURE_RETRIES = dg.RetryPolicy(
+    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 def _column_schema(schema: EventSchema) -> dg.TableSchema:
@@ -109,6 +114,7 @@ def _materializations(partition: str, report: BatchLoadReport) -> list[dg.AssetM
     partitions_def=batch_partitions,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_BATCHES_PER_RUN),
     can_subset=False,
+    retry_policy=TRANSIENT_FAILURE_RETRIES,
 )
 def batch_event_tables(
     context: dg.AssetExecutionContext, etl_database: EtlDatabase, shared_directory: SharedDirectory
@@ -144,6 +150,7 @@ def batch_event_tables(
                 f"and were quarantined (the others loaded): " + "; ".join(unreadable.values())
             ),
             metadata={"quarantined": unreadable, **totals},
+            allow_retries=False,  # the same bytes would fail the same way; a replaced file is reloaded
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -67,6 +68,8 @@ class BatchFileStream:
         self.ignored_columns: list[str] = []
         self._chunk_chars = chunk_chars
         self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        #: Modification time of the file as opened; with the size it identifies this version of the file.
+        self.mtime_ns = os.fstat(self._raw.fileno()).st_mtime_ns
         self._hashing = _HashingReader(self._raw)
         self._text = io.TextIOWrapper(
             io.BufferedReader(self._hashing, buffer_size=1 << 20), encoding="utf-8-sig", newline=""

@@ -37,6 +37,7 @@ class BatchLoadReport:
     raw_events: int
     loaded: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, Counter[str]] = field(default_factory=dict)
+    file_mtime_ns: int | None = None
     ignored_columns: list[str] = field(default_factory=list)
     preview: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 
@@ -117,6 +118,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             size_bytes=stream.size_bytes,
             rows_read=stream.rows_read,
             raw_events=cur.rowcount,
+            file_mtime_ns=stream.mtime_ns,
             ignored_columns=stream.ignored_columns,
         )
         cur.execute(q.reject_envelopes(), params)
@@ -154,11 +156,13 @@ def _record_file(
     cur.execute(
         """
         INSERT INTO utilities.processed_files
-            (filename, batch_id, status, checksum_sha256, size_bytes, rows_read, rows_loaded, rows_rejected, error)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+            (filename, batch_id, status, checksum_sha256, size_bytes, file_mtime_ns,
+             rows_read, rows_loaded, rows_rejected, error)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (filename) DO UPDATE SET
             loaded_at = now(), batch_id = EXCLUDED.batch_id, status = EXCLUDED.status,
             checksum_sha256 = EXCLUDED.checksum_sha256, size_bytes = EXCLUDED.size_bytes,
+            file_mtime_ns = EXCLUDED.file_mtime_ns,
             rows_read = EXCLUDED.rows_read, rows_loaded = EXCLUDED.rows_loaded,
             rows_rejected = EXCLUDED.rows_rejected, error = EXCLUDED.error
         """,
@@ -168,6 +172,7 @@ def _record_file(
             status,
             report.checksum_sha256 or None,
             report.size_bytes,
+            report.file_mtime_ns,
             report.rows_read,
             report.rows_loaded,
             report.rows_rejected,
@@ -178,8 +183,16 @@ def _record_file(
 
 def record_quarantined(conn: psycopg2.extensions.connection, batch_id: str, path: Path, problem: str) -> None:
     """Record a file that could not be read, with the reason, so people and the sensor can see it."""
-    size = path.lstat().st_size if path.is_file() else None
-    report = BatchLoadReport(batch_id, path.name, "", size or 0, 0, 0)
+    stat = path.lstat() if path.is_file() else None
+    report = BatchLoadReport(
+        batch_id,
+        path.name,
+        "",
+        stat.st_size if stat else 0,
+        0,
+        0,
+        file_mtime_ns=stat.st_mtime_ns if stat else None,
+    )
     with conn, conn.cursor() as cur:
         _lock_batch(cur, batch_id)
         _record_file(cur, report, status="quarantined", error=problem)

@@ -7,16 +7,17 @@ import dagster as dg
 from etl_project.assets.ingestion import MAX_BATCHES_PER_RUN, load_batches_job
 from etl_project.partitions import batch_partitions
 from etl_project.resources import EtlDatabase, SharedDirectory
+from etl_project.resources.shared_directory import BatchFile
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def _known_filenames(etl_database: EtlDatabase) -> set[str]:
-    """Files already recorded as processed, in one query (partitions may have been pruned since)."""
+def _processed_files(etl_database: EtlDatabase) -> dict[str, tuple[int | None, int | None]]:
+    """(size, mtime) of every file recorded as processed, in one query (partitions may have been pruned)."""
     with etl_database.connect() as conn, conn.cursor() as cur:
-        cur.execute("SELECT filename FROM utilities.processed_files")
-        return {name for (name,) in cur.fetchall()}
+        cur.execute("SELECT filename, size_bytes, file_mtime_ns FROM utilities.processed_files")
+        return {name: (size, mtime) for name, size, mtime in cur.fetchall()}
 
 
 def plan_runs(new_batch_ids: list[str], max_per_run: int = MAX_BATCHES_PER_RUN) -> list[dg.RunRequest]:
@@ -53,8 +54,10 @@ def batch_file_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     """Registers a partition for each new complete `*.csv` batch file and requests runs that load them.
 
-    A file is new when it is neither a registered partition nor recorded in utilities.processed_files. Files
-    still being written (hidden temporary names, or modified within the settle time) wait for a later tick.
+    A file is new when it is neither a registered partition nor recorded in utilities.processed_files. A file
+    whose size or modification time differs from the version loaded was replaced: it is reloaded, and the
+    reload replaces the batch's rows. Files still being written (hidden temporary names, or modified within
+    the settle time) wait for a later tick.
     """
     try:
         files, skipped = shared_directory.complete_batch_files()
@@ -65,14 +68,31 @@ def batch_file_sensor(
     for note in skipped:
         context.log.warning(f"Skipping {note}")
     known_partitions = set(context.instance.get_dynamic_partitions(batch_partitions.name))
-    known_files = _known_filenames(etl_database)
-    new = sorted(
-        f.batch_id for f in files if f.batch_id not in known_partitions and f.name not in known_files
-    )
-    if not new:
-        return dg.SkipReason(f"No new batch files among {len(files)} in {shared_directory.root}")
-    context.log.info(f"{len(new)} new batch files: {new[:5]}{' ...' if len(new) > 5 else ''}")
+    processed = _processed_files(etl_database)
+    new: list[str] = []
+    changed: list[BatchFile] = []
+    for file in files:
+        seen = processed.get(file.name)
+        if seen is None:
+            if file.batch_id not in known_partitions:
+                new.append(file.batch_id)
+        elif seen[1] is not None and seen != (file.size, file.mtime_ns):
+            changed.append(file)
+    if not new and not changed:
+        return dg.SkipReason(f"No new or changed batch files among {len(files)} in {shared_directory.root}")
+    new.sort()
+    for file in changed:
+        context.log.warning(
+            f"{file.name} changed since it was loaded; reloading it replaces batch {file.batch_id!r}"
+        )
+    if new:
+        context.log.info(f"{len(new)} new batch files: {new[:5]}{' ...' if len(new) > 5 else ''}")
+    to_register = new + sorted(f.batch_id for f in changed if f.batch_id not in known_partitions)
+    reloads = [
+        dg.RunRequest(run_key=f"batch:{f.batch_id}:{f.size}:{f.mtime_ns}", partition_key=f.batch_id)
+        for f in changed
+    ]
     return dg.SensorResult(
-        run_requests=plan_runs(new),
-        dynamic_partitions_requests=[batch_partitions.build_add_request(new)],
+        run_requests=plan_runs(new) + reloads,
+        dynamic_partitions_requests=[batch_partitions.build_add_request(to_register)] if to_register else [],
     )

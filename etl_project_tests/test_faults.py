@@ -1,0 +1,111 @@
+"""Faults injected into real loads: killed processes, cut connections, concurrent runs. Nothing lost or doubled."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import dagster as dg
+import psycopg2
+import pytest
+
+from etl_project.cli import main as etl_cli
+from etl_project.loading.batch_loader import load_batch
+from etl_project_tests.helpers import count_rows, materialize_batches, write_generated_batch
+
+
+def test_connection_cut_midway_is_retried_with_backoff_and_loads_once(instance, resources, shared_dir, db):
+    write_generated_batch(shared_dir, "cut")
+    with db.cursor() as cur:  # the first insert into sales kills its own connection, as an admin would
+        cur.execute(
+            "CREATE SEQUENCE etl.fault_once;"
+            "CREATE FUNCTION etl.cut_connection() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "  IF nextval('etl.fault_once') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; "
+            "  RETURN NEW; END $$;"
+            "CREATE TRIGGER cut BEFORE INSERT ON etl.sales FOR EACH ROW EXECUTE FUNCTION etl.cut_connection()"
+        )
+
+    result = materialize_batches(instance, resources, ["cut"])
+
+    assert result.success
+    retried = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len(retried) == 1
+    counts = count_rows(db, "cut")
+    assert counts["sales"] > 0 and counts["rejected_events"] == 0
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*), count(DISTINCT raw_id) FROM etl.sales WHERE batch_id = 'cut'")
+        total, distinct = cur.fetchone()
+    assert total == distinct == counts["sales"]
+
+
+def test_two_loads_of_the_same_batch_at_once_never_duplicate(database_url, shared_dir, db):
+    path = write_generated_batch(shared_dir, "twice")
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        conn = psycopg2.connect(database_url)
+        try:
+            load_batch(conn, "twice", path)
+        except BaseException as err:  # surfaced below
+            errors.append(err)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    counts = count_rows(db, "twice")
+    assert counts["raw_events"] == sum(counts[t] for t in ("stores", "products", "orders", "sales"))
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM etl.raw_events WHERE batch_id = 'twice'")
+        assert cur.fetchone()[0] == counts["raw_events"]
+
+
+@pytest.mark.slow
+def test_killed_load_leaves_nothing_and_the_next_run_loads_it_once(database_url, shared_dir, db):
+    etl_cli(["generate", "--out", str(shared_dir), "--batch-id", "big", "--events", "200000", "--seed", "3"])
+    path = shared_dir / "big.csv"
+    loader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, psycopg2; from pathlib import Path; "
+            "from etl_project.loading.batch_loader import load_batch; "
+            "load_batch(psycopg2.connect(sys.argv[1], application_name='etl_project'), 'big', Path(sys.argv[2]))",
+            database_url,
+            str(path),
+        ]
+    )
+    deadline = time.time() + 60
+    with db.cursor() as cur:
+        while time.time() < deadline:  # wait until the load is writing, then kill it without warning
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl_project' "
+                "AND state = 'active' AND query ILIKE '%%INSERT INTO etl.%%'"
+            )
+            if cur.fetchone()[0]:
+                break
+            time.sleep(0.05)
+        else:
+            loader.kill()
+            pytest.fail("the load never reached its INSERT statements")
+    os.kill(loader.pid, signal.SIGKILL)
+    loader.wait()
+    time.sleep(0.5)  # the server notices the dead client and rolls back
+
+    assert set(count_rows(db, "big").values()) == {0}
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM utilities.processed_files")
+        assert cur.fetchone()[0] == 0
+
+    conn = psycopg2.connect(database_url)
+    report = load_batch(conn, "big", path)
+    conn.close()
+    assert report.rows_read == 200000 and report.rows_rejected == 0
+    assert count_rows(db, "big")["raw_events"] == 200000
