@@ -27,8 +27,9 @@ STAGING_TABLE = sql.Identifier("staged_rows")
 ENVELOPE_TABLE = sql.Identifier("staged_envelopes")
 VALIDATED_TABLE = sql.Identifier("validated_events")
 
-#: Entity tables accept an optional explicit `id` in the payload.
+#: Entity tables accept an optional explicit `id` in the payload; `"id": null` counts as no id.
 ID_FIELD = PayloadField("id", FieldType.INTEGER, required=False, must_be_positive=True)
+HAS_EXPLICIT_ID = sql.SQL("coalesce(jsonb_typeof(payload -> 'id'), 'null') <> 'null'")
 
 
 def _table(name: str) -> sql.Composed:
@@ -246,7 +247,8 @@ def validate_events(schema: EventSchema) -> sql.Composed:
         )
         late_checks.append(
             sql.SQL(
-                "CASE WHEN v.reason IS NULL AND v.payload ? 'id' AND row_number() OVER ("
+                "CASE WHEN v.reason IS NULL AND coalesce(jsonb_typeof(v.payload -> 'id'), 'null') <> 'null' "
+                "AND row_number() OVER ("
                 "PARTITION BY CASE WHEN v.reason IS NULL THEN {cast} END ORDER BY v.file_row) > 1 "
                 "THEN 'duplicate id: ' || (v.payload ->> 'id') || ' appears earlier in this batch' END"
             ).format(cast=id_cast)
@@ -287,9 +289,9 @@ def insert_valid_events(schema: EventSchema, explicit_ids: bool) -> sql.Composed
         if explicit_ids:
             columns.insert(0, sql.Identifier("id"))
             values.insert(0, _cast(ID_FIELD, payload))
-            where = sql.SQL("reason IS NULL AND payload ? 'id'")
+            where = sql.SQL("reason IS NULL AND {}").format(HAS_EXPLICIT_ID)
         else:  # the identity column numbers them
-            where = sql.SQL("reason IS NULL AND NOT payload ? 'id'")
+            where = sql.SQL("reason IS NULL AND NOT {}").format(HAS_EXPLICIT_ID)
     return sql.SQL(
         """
         INSERT INTO {table} (raw_id, batch_id, batch_created_at, {columns})
