@@ -8,6 +8,7 @@ from etl_project.assets.analytics import store_daily_sales
 from etl_project.assets.ingestion import batch_event_tables, load_batches_job
 from etl_project.checks.sales_drop import sales_drop_check
 from etl_project.generator.job import generate_batch_job, generate_batch_schedule
+from etl_project.late_data import replay_late_events_job, replay_late_events_schedule
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.alert_channel import AlertChannel
 from etl_project.resources.sales_drop_rules import SalesDropRules
@@ -59,8 +60,8 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
 defs = dg.Definitions(
     assets=[batch_event_tables, store_daily_sales],
     asset_checks=[sales_drop_check],
-    jobs=[load_batches_job, generate_batch_job],
-    schedules=[generate_batch_schedule],
+    jobs=[load_batches_job, generate_batch_job, replay_late_events_job],
+    schedules=[generate_batch_schedule, replay_late_events_schedule],
     sensors=[batch_file_sensor, sales_drop_slack_sensor, analytics_automation_sensor],
     resources=build_resources(),
     # Steps run in the run's own process: a step subprocess costs more than these steps' work.

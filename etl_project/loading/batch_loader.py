@@ -58,7 +58,7 @@ class BatchLoadReport:
         return dict(total.most_common())
 
 
-def _lock_batch(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
+def lock_batch(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
     """Two loads of the same batch (sensor and a person in the UI) queue here instead of interleaving."""
     cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (BATCH_LOCK_CLASS, batch_id))
 
@@ -97,7 +97,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
     """
     params = {"batch_id": batch_id}
     with conn, conn.cursor() as cur, BatchFileStream(path) as stream:
-        _lock_batch(cur, batch_id)
+        lock_batch(cur, batch_id)
         cur.execute("SET LOCAL TimeZone = 'UTC'")  # naive timestamps in payloads are UTC
         for table in q.BATCH_TABLES:
             cur.execute(q.delete_batch(table), params)
@@ -194,5 +194,5 @@ def record_quarantined(conn: psycopg2.extensions.connection, batch_id: str, path
         file_mtime_ns=stat.st_mtime_ns if stat else None,
     )
     with conn, conn.cursor() as cur:
-        _lock_batch(cur, batch_id)
+        lock_batch(cur, batch_id)
         _record_file(cur, report, status="quarantined", error=problem)

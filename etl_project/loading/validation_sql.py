@@ -207,12 +207,24 @@ def _cast(field: PayloadField, payload: sql.Composable) -> sql.Composed:
     return sql.SQL("({} ->> {})::{}").format(payload, sql.Literal(field.name), sql.SQL(field.type.value))
 
 
-def validate_events(schema: EventSchema) -> sql.Composed:
+def reference_categories(schema: EventSchema) -> list[str]:
+    """Rejection categories that a later batch can cure (a referenced row that had not arrived yet)."""
+    return [f"unknown {f.name}" for f in schema.fields if f.references]
+
+
+def validate_events(schema: EventSchema, only_late_references: bool = False) -> sql.Composed:
     """Create `validated_events`: each of the batch's events of this type with its rejection reason or NULL.
 
     Field checks run first, in declaration order; then references to other tables (loaded before this one,
-    so rows of the same batch count) and, for entity tables, duplicate ids.
+    so rows of the same batch count) and, for entity tables, duplicate ids. With `only_late_references`, only
+    the batch's rows rejected for an unknown reference are validated again (the replay of late data).
     """
+    rows = sql.SQL("r.batch_id = %(batch_id)s AND r.event_type = {}").format(sql.Literal(schema.event_type))
+    if only_late_references:
+        rows = sql.SQL(
+            "{} AND r.raw_id IN (SELECT raw_id FROM etl.rejected_events WHERE batch_id = %(batch_id)s "
+            "AND split_part(rejection_reason, ':', 1) IN ({}))"
+        ).format(rows, sql.SQL(", ").join(map(sql.Literal, reference_categories(schema))))
     problems = sql.SQL(", ").join(_field_problem(f) for f in _checked_fields(schema))
     joins: list[sql.Composable] = []
     late_checks: list[sql.Composable] = []
@@ -262,7 +274,7 @@ def validate_events(schema: EventSchema) -> sql.Composed:
         FROM (
             SELECT r.raw_id, r.file_row, r.batch_created_at, r.payload, COALESCE({problems}) AS reason
             FROM etl.raw_events r
-            WHERE r.batch_id = %(batch_id)s AND r.event_type = {event_type}
+            WHERE {rows}
         ) v
         {joins}
         """
@@ -270,7 +282,7 @@ def validate_events(schema: EventSchema) -> sql.Composed:
         validated=VALIDATED_TABLE,
         late=late,
         problems=problems,
-        event_type=sql.Literal(schema.event_type),
+        rows=rows,
         joins=sql.SQL("\n").join(joins),
     )
 
@@ -328,6 +340,31 @@ def reject_invalid_events(schema: EventSchema) -> sql.Composed:
         FROM {validated} WHERE reason IS NOT NULL
         """
     ).format(validated=VALIDATED_TABLE, event_type=sql.Literal(schema.event_type))
+
+
+def forget_replayed_rejections() -> sql.Composed:
+    """After a replay: rows now loaded leave etl.rejected_events; the others keep their (updated) reason."""
+    return sql.SQL(
+        """
+        WITH moved AS (
+            DELETE FROM etl.rejected_events e USING {validated} v
+            WHERE e.batch_id = %(batch_id)s AND e.raw_id = v.raw_id AND v.reason IS NULL
+            RETURNING e.raw_id
+        )
+        UPDATE etl.rejected_events e SET rejection_reason = v.reason, rejected_at = now()
+        FROM {validated} v
+        WHERE e.batch_id = %(batch_id)s AND e.raw_id = v.raw_id AND v.reason IS NOT NULL
+          AND e.rejection_reason IS DISTINCT FROM v.reason
+        """
+    ).format(validated=VALIDATED_TABLE)
+
+
+def batches_with_late_references() -> sql.Composed:
+    categories = [c for schema in EVENT_SCHEMAS for c in reference_categories(schema)]
+    return sql.SQL(
+        "SELECT DISTINCT batch_id FROM etl.rejected_events "
+        "WHERE raw_id IS NOT NULL AND split_part(rejection_reason, ':', 1) IN ({}) ORDER BY batch_id"
+    ).format(sql.SQL(", ").join(map(sql.Literal, categories)))
 
 
 def drop_validated() -> sql.Composed:

@@ -1,0 +1,79 @@
+"""Late data: a sale that arrives before its store is rejected, then replayed exactly once."""
+
+import json
+
+import dagster as dg
+
+from etl_project.late_data import replay_late_events_job
+from etl_project_tests.helpers import count_rows, materialize_batches, write_raw_batch
+
+TS = "2025-04-20 09:20:00"
+SALE = {"sale_date": "2025-04-20", "order_id": 3, "store_id": 1, "product_id": 2, "quantity": 2}
+
+
+def _replay(instance, etl_database) -> dg.ExecuteInProcessResult:
+    result = replay_late_events_job.execute_in_process(
+        instance=instance, resources={"etl_database": etl_database}
+    )
+    assert result.success
+    return result
+
+
+def test_sale_before_its_store_is_replayed_once_when_the_store_arrives(
+    instance, resources, etl_database, shared_dir, db
+):
+    write_raw_batch(
+        shared_dir,
+        "sales_first",
+        [
+            ("sales_first", "sales_event", json.dumps(SALE), TS),
+            ("sales_first", "sales_event", json.dumps({**SALE, "store_id": 77}), TS),  # never arrives
+            (
+                "sales_first",
+                "sales_event",
+                json.dumps({**SALE, "quantity": 0}),
+                TS,
+            ),  # not a reference problem
+        ],
+    )
+    write_raw_batch(
+        shared_dir,
+        "entities_later",
+        [
+            (
+                "entities_later",
+                "store_event",
+                json.dumps({"id": 1, "created_at": TS, "name": "S", "tax_id": 1, "status": "active"}),
+                TS,
+            ),
+            (
+                "entities_later",
+                "product_event",
+                json.dumps({"id": 2, "created_at": TS, "name": "P", "price": 3}),
+                TS,
+            ),
+            ("entities_later", "order_event", json.dumps({"id": 3, "created_at": TS, "user_id": 1}), TS),
+        ],
+    )
+    materialize_batches(instance, resources, ["sales_first"])
+    assert count_rows(db, "sales_first")["rejected_events"] == 3
+    _replay(instance, etl_database)  # nothing can move yet
+    assert count_rows(db, "sales_first")["sales"] == 0
+
+    materialize_batches(instance, resources, ["entities_later"])
+    result = _replay(instance, etl_database)
+    _replay(instance, etl_database)  # a second replay moves nothing more
+
+    counts = count_rows(db, "sales_first")
+    assert counts["sales"] == 1 and counts["rejected_events"] == 2
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT rejection_reason FROM etl.rejected_events WHERE batch_id = 'sales_first' ORDER BY file_row"
+        )
+        assert [r[0].split(":")[0] for r in cur.fetchall()] == ["unknown store_id", "not positive"]
+        cur.execute(
+            "SELECT rows_loaded, rows_rejected FROM utilities.processed_files WHERE batch_id = 'sales_first'"
+        )
+        assert cur.fetchone() == (1, 2)
+    [event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
+    assert event.asset_key == dg.AssetKey("sales") and event.partition == "sales_first"
