@@ -14,6 +14,7 @@ from etl_project.resources.alert_channel import AlertChannel
 from etl_project.resources.sales_drop_rules import SalesDropRules
 from etl_project.sensors.analytics_automation import analytics_automation_sensor
 from etl_project.sensors.batch_file_sensor import batch_file_sensor
+from etl_project.sensors.partition_retention import PartitionRetention, batch_partition_retention_sensor
 from etl_project.sensors.sales_drop_slack_sensor import sales_drop_slack_sensor
 
 
@@ -45,6 +46,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
                 min_baseline_amount="ETL_SALES_DROP_MIN_BASELINE",
             ),
         ),
+        "partition_retention": PartitionRetention(
+            **{k: int(v) for k, v in _numbers(retention_days="ETL_PARTITION_RETENTION_DAYS").items()}
+        ),
         "alert_channel": AlertChannel(
             **_settings(
                 slack_bot_token="SLACK_BOT_TOKEN",
@@ -62,7 +66,12 @@ defs = dg.Definitions(
     asset_checks=[sales_drop_check],
     jobs=[load_batches_job, generate_batch_job, replay_late_events_job],
     schedules=[generate_batch_schedule, replay_late_events_schedule],
-    sensors=[batch_file_sensor, sales_drop_slack_sensor, analytics_automation_sensor],
+    sensors=[
+        batch_file_sensor,
+        sales_drop_slack_sensor,
+        analytics_automation_sensor,
+        batch_partition_retention_sensor,
+    ],
     resources=build_resources(),
     # Steps run in the run's own process: a step subprocess costs more than these steps' work.
     executor=dg.in_process_executor,

@@ -134,3 +134,34 @@ def test_file_replaced_after_loading_is_reloaded_once(instance, resources, share
     with db.cursor() as cur:
         cur.execute("SELECT min(id) FROM etl.stores WHERE batch_id = 'replaced'")
         assert cur.fetchone()[0] == 5000  # the second version's ids, loaded once
+
+
+def test_retention_drops_partitions_of_old_loaded_batches_but_keeps_their_rows(
+    instance, resources, shared_dir, db
+):
+    from etl_project.sensors.partition_retention import PartitionRetention, batch_partition_retention_sensor
+
+    write_generated_batch(shared_dir, "old", seed=1)
+    write_generated_batch(shared_dir, "recent", seed=2)
+    materialize_batches(instance, resources, ["old", "recent"])
+    with db.cursor() as cur:
+        cur.execute(
+            "UPDATE utilities.processed_files SET loaded_at = now() - interval '100 days' WHERE batch_id = 'old'"
+        )
+    context = dg.build_sensor_context(
+        instance=instance,
+        resources={
+            "etl_database": resources["etl_database"],
+            "partition_retention": PartitionRetention(retention_days=90),
+        },
+    )
+
+    result = batch_partition_retention_sensor(context)
+
+    [request] = result.dynamic_partitions_requests
+    assert list(request.partition_keys) == ["old"]
+    instance.delete_dynamic_partition(batch_partitions.name, "old")
+    assert isinstance(_tick(instance, resources), dg.SkipReason)  # the file is not loaded again
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM etl.raw_events WHERE batch_id = 'old'")
+        assert cur.fetchone()[0] > 0
