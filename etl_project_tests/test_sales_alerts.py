@@ -1,6 +1,7 @@
 """Daily store sales, the sales-drop check and its Slack alerts, end to end on real PostgreSQL."""
 
 import logging
+import re
 from datetime import date, datetime, timedelta
 
 import dagster as dg
@@ -206,3 +207,21 @@ def test_without_slack_settings_the_message_is_logged_as_a_dry_run(
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM utilities.sales_drop_alerts")
         assert cur.fetchone()[0] == 3
+
+
+def test_alerts_wait_while_slack_is_down_and_arrive_once_in_order(sales_history, instance, etl_database):
+    day_before = SalesDropRules(as_of_date=(AS_OF - timedelta(days=1)).isoformat(), threshold_percent=-1)
+    with FakeSlack() as slack:
+        slack.mode = "http_500"
+        _evaluate(instance, etl_database, day_before)
+        _tick(instance, etl_database, _bot(slack))
+        _evaluate(instance, etl_database)  # a second day's drop while Slack is still down
+        for _ in range(5):  # an outage spanning many ticks
+            assert "2 pending" in _tick(instance, etl_database, _bot(slack))
+        slack.mode = "ok"
+        _tick(instance, etl_database, _bot(slack))
+        _tick(instance, etl_database, _bot(slack))
+    assert [re.search(r"Sales drop on (\S+):", m["text"]).group(1) for m in slack.messages] == [
+        "2025-04-19",
+        "2025-04-20",
+    ]
