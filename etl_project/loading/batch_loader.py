@@ -12,17 +12,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 
 from etl_project.loading import validation_sql as q
-from etl_project.loading.batch_file import BatchFileStream
-from etl_project.schemas import EVENT_SCHEMAS
+from etl_project.loading.staging import stage_file
+from etl_project.schemas import EVENT_SCHEMAS, EventSchema
 
 #: Advisory-lock class of "loading a batch"; the second key is the hash of the batch id.
 BATCH_LOCK_CLASS = 7_301_002
 #: Rows shown in the materialisation's preview.
 PREVIEW_ROWS = 5
+#: Memory for the joins that check a batch's references (PostgreSQL's default, 4MB, spills to disk at ~100k rows).
+LOAD_WORK_MEM = "64MB"
 
 
 @dataclass
@@ -37,7 +39,9 @@ class BatchLoadReport:
     raw_events: int
     loaded: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, Counter[str]] = field(default_factory=dict)
+    raw_id_base: int | None = None
     file_mtime_ns: int | None = None
+    parsed_by: str = ""
     ignored_columns: list[str] = field(default_factory=list)
     preview: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 
@@ -81,8 +85,8 @@ def _rejections_by_category(
     return Counter(dict(cur.fetchall()))
 
 
-def _preview(cur: psycopg2.extensions.cursor, table: str, batch_id: str) -> list[dict[str, object]]:
-    cur.execute(q.select_batch_preview(table, PREVIEW_ROWS), {"batch_id": batch_id})
+def _preview(cur: psycopg2.extensions.cursor, table: str, params: dict) -> list[dict[str, object]]:
+    cur.execute(q.select_batch_preview(table, PREVIEW_ROWS), params)
     names = [d.name for d in cur.description]
     return [
         {n: (v if isinstance(v, int | float) else str(v)) for n, v in zip(names, row, strict=True)}
@@ -90,55 +94,86 @@ def _preview(cur: psycopg2.extensions.cursor, table: str, batch_id: str) -> list
     ]
 
 
+def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
+    """Remove what earlier loads of the batch left, so that this load replaces them."""
+    cur.execute("SELECT raw_id_base, status FROM utilities.processed_files WHERE batch_id = %s", (batch_id,))
+    previous = cur.fetchone()
+    if previous is not None and previous[0] is not None:
+        for table in q.RAW_ID_TABLES:
+            cur.execute(q.delete_previous_load(table), {"previous_base": previous[0]})
+    elif previous is not None and previous[1] == "loaded":  # loaded before raw_id ranges existed
+        for table in q.RAW_ID_TABLES:
+            cur.execute(q.delete_by_batch_id(table), {"batch_id": batch_id})
+    cur.execute(q.delete_rejections(), {"batch_id": batch_id})
+
+
 def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -> BatchLoadReport:
     """Load `path` as batch `batch_id`, replacing any earlier load of it; all or nothing.
 
     Raises `BatchFileError` (after rolling back) when the file cannot be read at all.
     """
-    params = {"batch_id": batch_id}
-    with conn, conn.cursor() as cur, BatchFileStream(path) as stream:
+    with conn, conn.cursor() as cur:
         lock_batch(cur, batch_id)
         cur.execute("SET LOCAL TimeZone = 'UTC'")  # naive timestamps in payloads are UTC
-        for table in q.BATCH_TABLES:
-            cur.execute(q.delete_batch(table), params)
-        cur.execute(q.create_staging_table())
-        try:
-            cur.copy_expert(q.copy_into_staging().as_string(cur), stream, size=1 << 20)
-        except psycopg2.Error:
-            if stream.error:  # psycopg2 wraps our reader's error in its own; report the file's problem
-                raise stream.error from None
-            raise
-        cur.execute(q.classify_envelopes(), params)
-        cur.execute(q.finish_envelope_reasons(), params)
+        cur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))  # hash joins of a large batch stay in memory
+        _delete_previous_load(cur, batch_id)
+        cur.execute("SELECT nextval('etl.batch_load_seq') * %s", (q.RAW_ID_RANGE,))
+        params = {"batch_id": batch_id, "raw_id_base": cur.fetchone()[0]}
+        staged = stage_file(cur, path, params)
         cur.execute(q.insert_raw_events(), params)
         report = BatchLoadReport(
             batch_id=batch_id,
             filename=path.name,
-            checksum_sha256=stream.checksum_sha256,
-            size_bytes=stream.size_bytes,
-            rows_read=stream.rows_read,
+            checksum_sha256=staged.checksum_sha256,
+            size_bytes=staged.size_bytes,
+            rows_read=staged.rows_read,
             raw_events=cur.rowcount,
-            file_mtime_ns=stream.mtime_ns,
-            ignored_columns=stream.ignored_columns,
+            raw_id_base=params["raw_id_base"],
+            file_mtime_ns=staged.mtime_ns,
+            parsed_by=staged.parsed_by,
+            ignored_columns=staged.ignored_columns,
         )
-        cur.execute(q.reject_envelopes(), params)
+        cur.execute(q.count_staged_rows())
+        if cur.fetchone()[0] > report.raw_events:
+            cur.execute(q.reject_envelopes(), params)
         report.rejected["raw_events"] = _rejections_by_category(cur, batch_id, None)
+        cur.execute(q.analyze_staged_rows())  # row counts for the planner's joins below
         for schema in EVENT_SCHEMAS:
-            cur.execute(q.validate_events(schema), params)
-            loaded = 0
-            for explicit_ids in (True, False) if schema.is_entity else (False,):
-                cur.execute(q.insert_valid_events(schema, explicit_ids), params)
-                loaded += cur.rowcount
-                if explicit_ids:
-                    cur.execute(q.advance_id_sequence(schema))
-            cur.execute(q.reject_invalid_events(schema), params)
-            cur.execute(q.drop_validated())
-            report.loaded[schema.table] = loaded
+            report.loaded[schema.table] = _load_and_drop(cur, schema, params)
             report.rejected[schema.table] = _rejections_by_category(cur, batch_id, schema.event_type)
-            report.preview[schema.table] = _preview(cur, schema.table, batch_id)
+            report.preview[schema.table] = _preview(cur, schema.table, params)
         _check_every_row_accounted_for(report)
         _record_file(cur, report, status="loaded", error=None)
     return report
+
+
+def load_event_table(
+    cur: psycopg2.extensions.cursor,
+    schema: EventSchema,
+    events: sql.Composable,
+    params: dict,
+    record_rejections: bool = True,
+) -> int:
+    """Validate `events` of one type; insert the valid ones, reject the others; return rows inserted.
+
+    A replay passes `record_rejections=False`: its rows are already recorded and only their reason changes.
+    """
+    cur.execute(q.validate_events(schema, events), params)
+    loaded = 0
+    for explicit_ids in (True, False) if schema.is_entity else (False,):
+        cur.execute(q.insert_valid_events(schema, explicit_ids), params)
+        loaded += cur.rowcount
+        if explicit_ids:
+            cur.execute(q.advance_id_sequence(schema))
+    if record_rejections:
+        cur.execute(q.reject_invalid_events(schema), params)
+    return loaded
+
+
+def _load_and_drop(cur: psycopg2.extensions.cursor, schema: EventSchema, params: dict) -> int:
+    loaded = load_event_table(cur, schema, q.staged_events(schema), params)
+    cur.execute(q.drop_validated())
+    return loaded
 
 
 def _check_every_row_accounted_for(report: BatchLoadReport) -> None:
@@ -157,12 +192,14 @@ def _record_file(
         """
         INSERT INTO utilities.processed_files
             (filename, batch_id, status, checksum_sha256, size_bytes, file_mtime_ns,
-             rows_read, rows_loaded, rows_rejected, error)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+             rows_read, rows_loaded, rows_rejected, error, raw_id_base)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (filename) DO UPDATE SET
             loaded_at = now(), batch_id = EXCLUDED.batch_id, status = EXCLUDED.status,
             checksum_sha256 = EXCLUDED.checksum_sha256, size_bytes = EXCLUDED.size_bytes,
             file_mtime_ns = EXCLUDED.file_mtime_ns,
+            -- a quarantined version leaves the previous load's rows, and so its range, in place
+            raw_id_base = coalesce(EXCLUDED.raw_id_base, processed_files.raw_id_base),
             rows_read = EXCLUDED.rows_read, rows_loaded = EXCLUDED.rows_loaded,
             rows_rejected = EXCLUDED.rows_rejected, error = EXCLUDED.error
         """,
@@ -177,6 +214,7 @@ def _record_file(
             report.rows_loaded,
             report.rows_rejected,
             error,
+            report.raw_id_base,
         ),
     )
 

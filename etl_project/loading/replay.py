@@ -9,7 +9,7 @@ from collections import Counter
 import psycopg2.extensions
 
 from etl_project.loading import validation_sql as q
-from etl_project.loading.batch_loader import lock_batch
+from etl_project.loading.batch_loader import load_event_table, lock_batch
 from etl_project.schemas import EVENT_SCHEMAS
 
 
@@ -29,12 +29,9 @@ def replay_batch(conn: psycopg2.extensions.connection, batch_id: str) -> Counter
         for schema in EVENT_SCHEMAS:
             if not q.reference_categories(schema):
                 continue
-            cur.execute(q.validate_events(schema, only_late_references=True), params)
-            for explicit_ids in (True, False) if schema.is_entity else (False,):
-                cur.execute(q.insert_valid_events(schema, explicit_ids), params)
-                moved[schema.table] += cur.rowcount
-                if explicit_ids:
-                    cur.execute(q.advance_id_sequence(schema))
+            moved[schema.table] += load_event_table(
+                cur, schema, q.late_reference_events(schema), params, record_rejections=False
+            )
             cur.execute(q.forget_replayed_rejections(), params)
             cur.execute(q.drop_validated())
         if moved.total():

@@ -1,55 +1,52 @@
 """SQL that validates and loads a staged batch, generated from the event schemas in `etl_project.schemas`.
 
 Validation runs inside PostgreSQL, set-based, so a batch of a million rows never passes through Python objects.
-Every statement takes the batch id as a bound parameter `%(batch_id)s`; identifiers and constants come only
+Values travel as bound parameters (`%(batch_id)s`, `%(raw_id_base)s`); identifiers and constants come only
 from the schema declarations (composed with `psycopg2.sql`), never from file names or file contents.
 
-The rejection reasons are stable strings of the form `<category>: <detail>`; the category (before the colon)
-is what the run metadata counts.
+The flow, per batch and inside one transaction:
+1. the file is staged in the temporary table `staged_rows` (payload already parsed as jsonb);
+2. rows with a valid envelope go to `etl.raw_events`, the others to `etl.rejected_events`;
+3. for each event type, `validated_events` gets every event with its rejection reason (NULL when valid) and
+   its typed values, which then go to the event table or to `etl.rejected_events`.
+
+A batch's raw events are numbered `raw_id_base + file_row`: one contiguous raw_id range per load, which is
+how a batch's rows are found and replaced without a text index on batch_id.
+
+Rejection reasons are stable strings `<category>: <detail>`; the category (before the colon) is what the run
+metadata counts.
 """
 
 from __future__ import annotations
 
 from psycopg2 import sql
 
-from etl_project.loading.batch_file import STAGED_COLUMNS
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema, FieldType, PayloadField
 
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 NAIVE_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-INTEGER = r"^-?\d{1,18}$"
 DECIMAL_2 = r"^-?\d{1,12}(\.\d{1,2})?$"
 #: Longest excerpt of an offending value quoted in a rejection reason.
 SHOWN_VALUE_CHARS = 80
+#: Width of a load's raw_id range: raw_id = load number * 2^32 + row of the file.
+RAW_ID_RANGE = 1 << 32
 
-STAGING_TABLE = sql.Identifier("staged_rows")
-ENVELOPE_TABLE = sql.Identifier("staged_envelopes")
-VALIDATED_TABLE = sql.Identifier("validated_events")
+STAGED_ROWS = sql.Identifier("staged_rows")
+STAGED_TEXT = sql.Identifier("staged_text")
+VALIDATED = sql.Identifier("validated_events")
 
 #: Entity tables accept an optional explicit `id` in the payload; `"id": null` counts as no id.
 ID_FIELD = PayloadField("id", FieldType.INTEGER, required=False, must_be_positive=True)
-HAS_EXPLICIT_ID = sql.SQL("coalesce(jsonb_typeof(payload -> 'id'), 'null') <> 'null'")
+
+_KNOWN_TYPES = sql.SQL(", ").join(sql.Literal(s.event_type) for s in EVENT_SCHEMAS)
+_BATCH_CREATED_AT_OK = sql.SQL(
+    "(s.batch_created_at ~ {} AND pg_input_is_valid(s.batch_created_at, 'timestamp'))"
+).format(sql.Literal(NAIVE_TIMESTAMP))
 
 
 def _table(name: str) -> sql.Composed:
     return sql.SQL("etl.{}").format(sql.Identifier(name))
-
-
-def create_staging_table() -> sql.Composed:
-    columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL("integer" if c == "file_row" else "text"))
-        for c in STAGED_COLUMNS
-    )
-    return sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(STAGING_TABLE, columns)
-
-
-def copy_into_staging() -> sql.Composed:
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FORCE_NULL ({}))").format(
-        STAGING_TABLE,
-        sql.SQL(", ").join(map(sql.Identifier, STAGED_COLUMNS)),
-        sql.Identifier("parse_error"),
-    )
 
 
 def _shown(expr: sql.Composable) -> sql.Composed:
@@ -59,80 +56,146 @@ def _shown(expr: sql.Composable) -> sql.Composed:
     )
 
 
-def classify_envelopes() -> sql.Composed:
-    """One row per staged row with `reason` NULL when its envelope (not yet its payload) is valid."""
-    known_types = sql.SQL(", ").join(sql.Literal(s.event_type) for s in EVENT_SCHEMAS)
+# --- 1. staging ------------------------------------------------------------------------------------------
+
+
+def create_staged_rows() -> sql.Composed:
+    """The staging table every file ends in; COPY numbers the rows in file order."""
     return sql.SQL(
-        """
-        CREATE TEMP TABLE {envelope} ON COMMIT DROP AS
-        SELECT s.file_row, s.event_type, s.payload, s.batch_created_at,
-               pg_input_is_valid(s.payload, 'jsonb') AS json_ok,
-               CASE
-                   WHEN s.parse_error IS NOT NULL THEN 'unreadable row: ' || s.parse_error
-                   WHEN s.batch_id IS DISTINCT FROM %(batch_id)s
-                       THEN 'batch mismatch: batch_id ' || {shown_batch} || ' differs from the file''s batch'
-                   WHEN NOT (s.batch_created_at ~ {naive_ts} AND pg_input_is_valid(s.batch_created_at, 'timestamp'))
-                       THEN 'invalid batch_created_at: ' || {shown_created}
-                   WHEN s.event_type IS NULL OR s.event_type NOT IN ({known_types})
-                       THEN 'unknown event type: ' || {shown_type}
-               END AS reason
-        FROM {staging} s
-        """
-    ).format(
-        envelope=ENVELOPE_TABLE,
-        staging=STAGING_TABLE,
-        shown_batch=_shown(sql.SQL("s.batch_id")),
-        naive_ts=sql.Literal(NAIVE_TIMESTAMP),
-        shown_created=_shown(sql.SQL("s.batch_created_at")),
-        known_types=known_types,
-        shown_type=_shown(sql.SQL("s.event_type")),
+        "CREATE TEMP TABLE {} (file_row integer GENERATED BY DEFAULT AS IDENTITY, batch_id text, "
+        "event_type text, payload jsonb, batch_created_at text) ON COMMIT DROP"
+    ).format(STAGED_ROWS)
+
+
+def copy_file_into_staged_rows(columns: list[str], backslash_escapes: bool) -> sql.Composed:
+    """COPY of the file's own bytes (after its header line), PostgreSQL parsing CSV and JSON.
+
+    `columns` are the header's names in file order (already checked against the four known ones).
+    """
+    escape = sql.SQL(", ESCAPE E'\\\\'") if backslash_escapes else sql.SQL("")
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv{})").format(
+        STAGED_ROWS, sql.SQL(", ").join(map(sql.Identifier, columns)), escape
     )
 
 
-def finish_envelope_reasons() -> sql.Composed:
-    """JSON problems come last so that a row with several problems reports the first in file order."""
+def create_staged_text() -> sql.Composed:
+    """Staging for files PostgreSQL cannot parse directly: Python re-emits them, row problems included."""
+    return sql.SQL(
+        "CREATE TEMP TABLE {} (file_row integer, batch_id text, event_type text, payload text, "
+        "batch_created_at text, parse_error text) ON COMMIT DROP"
+    ).format(STAGED_TEXT)
+
+
+def copy_python_rows_into_staged_text(columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FORCE_NULL (parse_error))").format(
+        STAGED_TEXT, sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+def _envelope_reason(json_problem: sql.Composable) -> sql.Composed:
+    """Why a staged row `s` cannot enter raw_events, or NULL; the first problem in column order wins."""
+    return sql.SQL(
+        """CASE
+            WHEN s.batch_id IS DISTINCT FROM %(batch_id)s
+                THEN 'batch mismatch: batch_id ' || {shown_batch} || ' differs from the file''s batch'
+            WHEN NOT coalesce({created_ok}, false) THEN 'invalid batch_created_at: ' || {shown_created}
+            WHEN s.event_type IS NULL OR s.event_type NOT IN ({known}) THEN 'unknown event type: ' || {shown_type}
+            {json_problem}
+        END"""
+    ).format(
+        shown_batch=_shown(sql.SQL("s.batch_id")),
+        created_ok=_BATCH_CREATED_AT_OK,
+        shown_created=_shown(sql.SQL("s.batch_created_at")),
+        known=_KNOWN_TYPES,
+        shown_type=_shown(sql.SQL("s.event_type")),
+        json_problem=json_problem,
+    )
+
+
+def reject_unparsable_text_rows() -> sql.Composed:
+    """Rows of the Python-staged file that are not CSV rows of 4 fields or whose payload is not JSON."""
+    reason = sql.SQL(
+        "CASE WHEN s.parse_error IS NOT NULL THEN 'unreadable row: ' || s.parse_error ELSE {} END"
+    ).format(_envelope_reason(sql.SQL("WHEN true THEN 'malformed JSON: payload is not valid JSON'")))
     return sql.SQL(
         """
-        UPDATE {envelope} SET reason = CASE
-            WHEN NOT json_ok THEN 'malformed JSON: payload is not valid JSON'
-            WHEN jsonb_typeof(payload::jsonb) <> 'object' THEN 'malformed JSON: payload is not a JSON object'
-        END
-        WHERE reason IS NULL AND (NOT json_ok OR jsonb_typeof(payload::jsonb) <> 'object')
+        INSERT INTO etl.rejected_events
+            (raw_id, batch_id, batch_created_at, rejection_reason, payload, event_type, file_row)
+        SELECT NULL, %(batch_id)s, CASE WHEN {created_ok} THEN s.batch_created_at::timestamp END,
+               {reason}, s.payload, s.event_type, s.file_row
+        FROM {staged_text} s
+        WHERE s.parse_error IS NOT NULL OR NOT pg_input_is_valid(s.payload, 'jsonb')
         """
-    ).format(envelope=ENVELOPE_TABLE)
+    ).format(created_ok=_BATCH_CREATED_AT_OK, reason=reason, staged_text=STAGED_TEXT)
+
+
+def move_parsable_text_rows() -> sql.Composed:
+    return sql.SQL(
+        """
+        INSERT INTO {staged_rows} (file_row, batch_id, event_type, payload, batch_created_at)
+        SELECT file_row, batch_id, event_type, payload::jsonb, batch_created_at
+        FROM {staged_text}
+        WHERE parse_error IS NULL AND pg_input_is_valid(payload, 'jsonb')
+        """
+    ).format(staged_rows=STAGED_ROWS, staged_text=STAGED_TEXT)
+
+
+def count_staged_rows() -> sql.Composed:
+    return sql.SQL("SELECT count(*) FROM {}").format(STAGED_ROWS)
+
+
+def analyze_staged_rows() -> sql.Composed:
+    return sql.SQL("ANALYZE {}").format(STAGED_ROWS)
+
+
+# --- 2. envelopes ------------------------------------------------------------------------------------------
+
+_ENVELOPE_OK = sql.SQL(
+    "(s.batch_id = %(batch_id)s AND {created_ok} AND s.event_type IN ({known}) AND jsonb_typeof(s.payload) = 'object')"
+).format(created_ok=_BATCH_CREATED_AT_OK, known=_KNOWN_TYPES)
 
 
 def insert_raw_events() -> sql.Composed:
     return sql.SQL(
         """
-        INSERT INTO etl.raw_events (batch_id, event_type, payload, batch_created_at, file_row)
-        SELECT %(batch_id)s, event_type, payload::jsonb, batch_created_at::timestamp, file_row
-        FROM {envelope} WHERE reason IS NULL
-        ORDER BY file_row
+        INSERT INTO etl.raw_events (raw_id, batch_id, event_type, payload, batch_created_at, file_row)
+        SELECT %(raw_id_base)s + s.file_row, %(batch_id)s, s.event_type, s.payload,
+               s.batch_created_at::timestamp, s.file_row
+        FROM {staged_rows} s WHERE {ok}
         """
-    ).format(envelope=ENVELOPE_TABLE)
+    ).format(staged_rows=STAGED_ROWS, ok=_ENVELOPE_OK)
 
 
 def reject_envelopes() -> sql.Composed:
+    """Rows that did not enter raw_events, with the reason; then they leave the staging table."""
+    reason = _envelope_reason(
+        sql.SQL(
+            "WHEN jsonb_typeof(s.payload) <> 'object' THEN 'malformed JSON: payload is not a JSON object'"
+        )
+    )
     return sql.SQL(
         """
+        WITH bad AS (DELETE FROM {staged_rows} s WHERE {ok} IS NOT TRUE RETURNING s.*)
         INSERT INTO etl.rejected_events
             (raw_id, batch_id, batch_created_at, rejection_reason, payload, event_type, file_row)
-        SELECT NULL, %(batch_id)s,
-               CASE WHEN batch_created_at ~ {naive_ts} AND pg_input_is_valid(batch_created_at, 'timestamp')
-                    THEN batch_created_at::timestamp END,
-               reason, payload, event_type, file_row
-        FROM {envelope} WHERE reason IS NOT NULL
+        SELECT NULL, %(batch_id)s, CASE WHEN {created_ok} THEN s.batch_created_at::timestamp END,
+               {reason}, s.payload::text, s.event_type, s.file_row
+        FROM bad s
         """
-    ).format(envelope=ENVELOPE_TABLE, naive_ts=sql.Literal(NAIVE_TIMESTAMP))
+    ).format(staged_rows=STAGED_ROWS, ok=_ENVELOPE_OK, created_ok=_BATCH_CREATED_AT_OK, reason=reason)
+
+
+# --- 3. payloads -------------------------------------------------------------------------------------------
 
 
 def _type_ok(field: PayloadField, value: sql.Composable, text: sql.Composable) -> sql.Composed:
     """True when the JSON value `value` (its text `text`) has the field's type."""
     if field.type is FieldType.TEXT:
         return sql.SQL("jsonb_typeof({}) = 'string'").format(value)
-    if field.type is FieldType.INTEGER:
-        return sql.SQL("(jsonb_typeof({}) = 'number' AND {} ~ {})").format(value, text, sql.Literal(INTEGER))
+    if field.type is FieldType.INTEGER:  # 5 but not 5.0, "5" or 1e30
+        return sql.SQL("(jsonb_typeof({}) = 'number' AND pg_input_is_valid({}, 'bigint'))").format(
+            value, text
+        )
     if field.type is FieldType.DECIMAL:
         return sql.SQL("(jsonb_typeof({}) IN ('number', 'string') AND {} ~ {})").format(
             value, text, sql.Literal(DECIMAL_2)
@@ -157,11 +220,15 @@ _TYPE_WORDS = {
 }
 
 
+def _extracted(field: PayloadField) -> sql.Identifier:
+    """Column holding the field's JSON value, extracted once per row."""
+    return sql.Identifier(f"json_{field.name}")
+
+
 def _field_problem(field: PayloadField) -> sql.Composed:
-    """SQL text expression: why the payload's value for `field` is invalid, or NULL when it is valid."""
-    name = sql.Literal(field.name)
-    value = sql.SQL("(r.payload -> {})").format(name)
-    text = sql.SQL("(r.payload ->> {})").format(name)
+    """SQL text expression: why the row's value for `field` is invalid, or NULL when it is valid."""
+    value = sql.SQL("e.{}").format(_extracted(field))
+    text = sql.SQL("({} #>> '{{}}')").format(value)
     whens = [
         sql.SQL("WHEN {v} IS NULL OR jsonb_typeof({v}) = 'null' THEN {missing}").format(
             v=value,
@@ -203,29 +270,48 @@ def _checked_fields(schema: EventSchema) -> tuple[PayloadField, ...]:
     return ((ID_FIELD,) if schema.is_entity else ()) + schema.fields
 
 
-def _cast(field: PayloadField, payload: sql.Composable) -> sql.Composed:
-    return sql.SQL("({} ->> {})::{}").format(payload, sql.Literal(field.name), sql.SQL(field.type.value))
-
-
 def reference_categories(schema: EventSchema) -> list[str]:
     """Rejection categories that a later batch can cure (a referenced row that had not arrived yet)."""
     return [f"unknown {f.name}" for f in schema.fields if f.references]
 
 
-def validate_events(schema: EventSchema, only_late_references: bool = False) -> sql.Composed:
-    """Create `validated_events`: each of the batch's events of this type with its rejection reason or NULL.
+def staged_events(schema: EventSchema) -> sql.Composed:
+    """The batch's events of one type, from the staging table."""
+    return sql.SQL(
+        "SELECT %(raw_id_base)s + s.file_row AS raw_id, s.file_row, s.batch_created_at::timestamp AS batch_created_at, "
+        "s.payload FROM {} s WHERE s.event_type = {}"
+    ).format(STAGED_ROWS, sql.Literal(schema.event_type))
 
-    Field checks run first, in declaration order; then references to other tables (loaded before this one,
-    so rows of the same batch count) and, for entity tables, duplicate ids. With `only_late_references`, only
-    the batch's rows rejected for an unknown reference are validated again (the replay of late data).
+
+def late_reference_events(schema: EventSchema) -> sql.Composed:
+    """The batch's events of one type rejected for an unknown reference (for the replay of late data)."""
+    return sql.SQL(
+        "SELECT r.raw_id, r.file_row, r.batch_created_at, r.payload FROM etl.raw_events r "
+        "WHERE r.event_type = {} AND r.raw_id IN (SELECT raw_id FROM etl.rejected_events "
+        "WHERE batch_id = %(batch_id)s AND raw_id IS NOT NULL AND split_part(rejection_reason, ':', 1) IN ({}))"
+    ).format(
+        sql.Literal(schema.event_type),
+        sql.SQL(", ").join(map(sql.Literal, reference_categories(schema) or ["-"])),
+    )
+
+
+def validate_events(schema: EventSchema, events: sql.Composable) -> sql.Composed:
+    """Create `validated_events` from `events`: each with its rejection reason (NULL when valid) and typed values.
+
+    Field checks run first, in declaration order, on values extracted once per row; then references to other
+    tables (loaded before this one, so rows of the same batch count) and, for entity tables, duplicate ids.
+    The payload is kept only for rejected rows, which is all that needs it.
     """
-    rows = sql.SQL("r.batch_id = %(batch_id)s AND r.event_type = {}").format(sql.Literal(schema.event_type))
-    if only_late_references:
-        rows = sql.SQL(
-            "{} AND r.raw_id IN (SELECT raw_id FROM etl.rejected_events WHERE batch_id = %(batch_id)s "
-            "AND split_part(rejection_reason, ':', 1) IN ({}))"
-        ).format(rows, sql.SQL(", ").join(map(sql.Literal, reference_categories(schema))))
-    problems = sql.SQL(", ").join(_field_problem(f) for f in _checked_fields(schema))
+    fields = _checked_fields(schema)
+    extracted = sql.SQL(", ").join(
+        sql.SQL("src.payload -> {} AS {}").format(sql.Literal(f.name), _extracted(f)) for f in fields
+    )
+    typed = sql.SQL(", ").join(
+        sql.SQL("CASE WHEN f.field_reason IS NULL THEN (f.{} #>> '{{}}')::{} END AS {}").format(
+            _extracted(f), sql.SQL(f.type.value), sql.Identifier(f.name)
+        )
+        for f in fields
+    )
     joins: list[sql.Composable] = []
     late_checks: list[sql.Composable] = []
     for field in schema.fields:
@@ -233,24 +319,19 @@ def validate_events(schema: EventSchema, only_late_references: bool = False) -> 
             continue
         alias = sql.Identifier(f"ref_{field.name}")
         joins.append(
-            sql.SQL(
-                "LEFT JOIN {table} {alias} ON {alias}.id = CASE WHEN v.reason IS NULL THEN {cast} END"
-            ).format(table=_table(field.references), alias=alias, cast=_cast(field, sql.SQL("v.payload")))
+            sql.SQL("LEFT JOIN {table} {alias} ON {alias}.id = v.{column}").format(
+                table=_table(field.references), alias=alias, column=sql.Identifier(field.name)
+            )
         )
         late_checks.append(
-            sql.SQL("CASE WHEN {alias}.id IS NULL THEN {msg} || (v.payload ->> {name}) END").format(
+            sql.SQL("CASE WHEN {alias}.id IS NULL THEN {msg} || v.{column} END").format(
                 alias=alias,
                 msg=sql.Literal(f"unknown {field.name}: no row in etl.{field.references} with id "),
-                name=sql.Literal(field.name),
+                column=sql.Identifier(field.name),
             )
         )
     if schema.is_entity:
-        id_cast = _cast(ID_FIELD, sql.SQL("v.payload"))
-        joins.append(
-            sql.SQL(
-                "LEFT JOIN {table} existing ON existing.id = CASE WHEN v.reason IS NULL THEN {cast} END"
-            ).format(table=_table(schema.table), cast=id_cast)
-        )
+        joins.append(sql.SQL("LEFT JOIN {} existing ON existing.id = v.id").format(_table(schema.table)))
         late_checks.append(
             sql.SQL(
                 "CASE WHEN existing.id IS NOT NULL THEN 'duplicate id: ' || existing.id || "
@@ -259,30 +340,39 @@ def validate_events(schema: EventSchema, only_late_references: bool = False) -> 
         )
         late_checks.append(
             sql.SQL(
-                "CASE WHEN v.reason IS NULL AND coalesce(jsonb_typeof(v.payload -> 'id'), 'null') <> 'null' "
-                "AND row_number() OVER ("
-                "PARTITION BY CASE WHEN v.reason IS NULL THEN {cast} END ORDER BY v.file_row) > 1 "
-                "THEN 'duplicate id: ' || (v.payload ->> 'id') || ' appears earlier in this batch' END"
-            ).format(cast=id_cast)
+                "CASE WHEN v.id IS NOT NULL AND row_number() OVER (PARTITION BY v.id ORDER BY v.file_row) > 1 "
+                "THEN 'duplicate id: ' || v.id || ' appears earlier in this batch' END"
+            )
         )
     late = sql.SQL(", ").join(late_checks) if late_checks else sql.SQL("NULL")
+    columns = sql.SQL(", ").join(sql.SQL("w.{}").format(sql.Identifier(f.name)) for f in fields)
     return sql.SQL(
         """
         CREATE TEMP TABLE {validated} ON COMMIT DROP AS
-        SELECT v.raw_id, v.file_row, v.batch_created_at, v.payload,
-               COALESCE(v.reason, {late}) AS reason
+        SELECT w.raw_id, w.file_row, w.batch_created_at, w.reason,
+               CASE WHEN w.reason IS NOT NULL THEN w.payload END AS payload, {columns}
         FROM (
-            SELECT r.raw_id, r.file_row, r.batch_created_at, r.payload, COALESCE({problems}) AS reason
-            FROM etl.raw_events r
-            WHERE {rows}
-        ) v
-        {joins}
+            SELECT v.*, COALESCE(v.field_reason, {late}) AS reason
+            FROM (
+                SELECT f.raw_id, f.file_row, f.batch_created_at, f.payload, f.field_reason, {typed}
+                FROM (
+                    SELECT e.*, COALESCE({problems}) AS field_reason
+                    FROM (SELECT src.raw_id, src.file_row, src.batch_created_at, src.payload, {extracted}
+                          FROM ({events}) src OFFSET 0) e
+                    OFFSET 0
+                ) f
+            ) v
+            {joins}
+        ) w
         """
     ).format(
-        validated=VALIDATED_TABLE,
+        validated=VALIDATED,
+        columns=columns,
         late=late,
-        problems=problems,
-        rows=rows,
+        typed=typed,
+        problems=sql.SQL(", ").join(_field_problem(f) for f in fields),
+        extracted=extracted,
+        events=events,
         joins=sql.SQL("\n").join(joins),
     )
 
@@ -293,31 +383,23 @@ def insert_valid_events(schema: EventSchema, explicit_ids: bool) -> sql.Composed
     Entity rows with an explicit id are inserted first (`explicit_ids=True`), then the table's id sequence is
     moved past them, then rows without one take the next ids (`explicit_ids=False`).
     """
-    payload = sql.SQL("payload")
-    columns = [sql.Identifier(f.name) for f in schema.fields]
-    values = [_cast(f, payload) for f in schema.fields]
+    fields = list(schema.fields)
     where = sql.SQL("reason IS NULL")
     if schema.is_entity:
         if explicit_ids:
-            columns.insert(0, sql.Identifier("id"))
-            values.insert(0, _cast(ID_FIELD, payload))
-            where = sql.SQL("reason IS NULL AND {}").format(HAS_EXPLICIT_ID)
+            fields.insert(0, ID_FIELD)
+            where = sql.SQL("reason IS NULL AND id IS NOT NULL")
         else:  # the identity column numbers them
-            where = sql.SQL("reason IS NULL AND NOT {}").format(HAS_EXPLICIT_ID)
+            where = sql.SQL("reason IS NULL AND id IS NULL")
+    columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in fields)
     return sql.SQL(
         """
         INSERT INTO {table} (raw_id, batch_id, batch_created_at, {columns})
-        SELECT raw_id, %(batch_id)s, batch_created_at, {values}
+        SELECT raw_id, %(batch_id)s, batch_created_at, {columns}
         FROM {validated} WHERE {where}
         ORDER BY file_row
         """
-    ).format(
-        table=_table(schema.table),
-        columns=sql.SQL(", ").join(columns),
-        values=sql.SQL(", ").join(values),
-        validated=VALIDATED_TABLE,
-        where=where,
-    )
+    ).format(table=_table(schema.table), columns=columns, validated=VALIDATED, where=where)
 
 
 def advance_id_sequence(schema: EventSchema) -> sql.Composed:
@@ -326,9 +408,9 @@ def advance_id_sequence(schema: EventSchema) -> sql.Composed:
     Never backwards: the generator reserves ids from the same sequence before their batch is loaded.
     """
     return sql.SQL(
-        "SELECT setval(pg_get_serial_sequence({name}, 'id'), max(id)) FROM {table} "
+        "SELECT setval(pg_get_serial_sequence({name}, 'id'), max(id)) FROM {validated} "
         "HAVING max(id) > coalesce(pg_sequence_last_value(pg_get_serial_sequence({name}, 'id')::regclass), 0)"
-    ).format(name=sql.Literal(f"etl.{schema.table}"), table=_table(schema.table))
+    ).format(name=sql.Literal(f"etl.{schema.table}"), validated=VALIDATED)
 
 
 def reject_invalid_events(schema: EventSchema) -> sql.Composed:
@@ -339,7 +421,14 @@ def reject_invalid_events(schema: EventSchema) -> sql.Composed:
         SELECT raw_id, %(batch_id)s, batch_created_at, reason, payload::text, {event_type}, file_row
         FROM {validated} WHERE reason IS NOT NULL
         """
-    ).format(validated=VALIDATED_TABLE, event_type=sql.Literal(schema.event_type))
+    ).format(validated=VALIDATED, event_type=sql.Literal(schema.event_type))
+
+
+def drop_validated() -> sql.Composed:
+    return sql.SQL("DROP TABLE {}").format(VALIDATED)
+
+
+# --- replay of late data -----------------------------------------------------------------------------------
 
 
 def forget_replayed_rejections() -> sql.Composed:
@@ -356,7 +445,7 @@ def forget_replayed_rejections() -> sql.Composed:
         WHERE e.batch_id = %(batch_id)s AND e.raw_id = v.raw_id AND v.reason IS NOT NULL
           AND e.rejection_reason IS DISTINCT FROM v.reason
         """
-    ).format(validated=VALIDATED_TABLE)
+    ).format(validated=VALIDATED)
 
 
 def batches_with_late_references() -> sql.Composed:
@@ -367,23 +456,33 @@ def batches_with_late_references() -> sql.Composed:
     ).format(sql.SQL(", ").join(map(sql.Literal, categories)))
 
 
-def drop_validated() -> sql.Composed:
-    return sql.SQL("DROP TABLE {}").format(VALIDATED_TABLE)
+# --- finding and replacing a batch -------------------------------------------------------------------------
+
+#: Tables holding a batch's rows by raw_id, children before parents.
+RAW_ID_TABLES: tuple[str, ...] = (*(s.table for s in reversed(EVENT_SCHEMAS)), "raw_events")
 
 
-def select_batch_preview(table: str, limit: int) -> sql.Composed:
-    return sql.SQL("SELECT * FROM {} WHERE batch_id = %(batch_id)s ORDER BY raw_id LIMIT {}").format(
-        _table(table), sql.Literal(limit)
+def _in_load(base_param: str = "raw_id_base") -> sql.Composed:
+    return sql.SQL("raw_id > %({p})s AND raw_id < %({p})s + {width}").format(
+        p=sql.SQL(base_param), width=sql.Literal(RAW_ID_RANGE)
     )
 
 
-def delete_batch(table: str) -> sql.Composed:
+def delete_previous_load(table: str) -> sql.Composed:
+    """Rows of the batch's previous load (`%(previous_base)s`), found by their raw_id range."""
+    return sql.SQL("DELETE FROM {} WHERE {}").format(_table(table), _in_load("previous_base"))
+
+
+def delete_by_batch_id(table: str) -> sql.Composed:
+    """Rows of a batch loaded before raw_id ranges existed (a scan; only for such legacy batches)."""
     return sql.SQL("DELETE FROM {} WHERE batch_id = %(batch_id)s").format(_table(table))
 
 
-#: Tables holding a batch's rows, children before parents, for replacing a batch.
-BATCH_TABLES: tuple[str, ...] = (
-    *(s.table for s in reversed(EVENT_SCHEMAS)),
-    "rejected_events",
-    "raw_events",
-)
+def delete_rejections() -> sql.Composed:
+    return sql.SQL("DELETE FROM etl.rejected_events WHERE batch_id = %(batch_id)s")
+
+
+def select_batch_preview(table: str, limit: int) -> sql.Composed:
+    return sql.SQL("SELECT * FROM {} WHERE {} ORDER BY raw_id LIMIT {}").format(
+        _table(table), _in_load(), sql.Literal(limit)
+    )
