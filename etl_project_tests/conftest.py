@@ -10,7 +10,12 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from etl_project.database.embedded import embedded_server_uri, ensure_database, with_database
+from etl_project.database.embedded import (
+    embedded_server_uri,
+    ensure_database,
+    stop_embedded_server,
+    with_database,
+)
 from etl_project.database.migrations import apply_migrations
 from etl_project.resources import EtlDatabase, SharedDirectory
 
@@ -18,16 +23,19 @@ TEMPLATE_DATABASE = "etl_test_template"
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a PostgreSQL server on which tests may create databases.
 
     ETL_TEST_DATABASE_URL points the suite at a real server; otherwise an embedded one is started in a
-    temporary folder and left to stop with the session.
+    temporary folder and stopped when the session ends.
     """
     url = os.getenv("ETL_TEST_DATABASE_URL")
     if url:
-        return url
-    return embedded_server_uri(tmp_path_factory.mktemp("pg") / "data")
+        yield url
+        return
+    data_dir = tmp_path_factory.mktemp("pg") / "data"
+    yield embedded_server_uri(data_dir)
+    stop_embedded_server(data_dir)
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,16 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def _processed_files(etl_database: EtlDatabase) -> dict[str, tuple[int | None, int | None]]:
-    """(size, mtime) of every file recorded as processed, in one query (partitions may have been pruned)."""
+def _processed_files(etl_database: EtlDatabase, names: list[str]) -> dict[str, tuple[int | None, int | None]]:
+    """(size, mtime) of the listed files already recorded as processed, in one query.
+
+    Partitions may have been pruned by retention, so the record, not the partition, says a file was loaded.
+    """
     with etl_database.connect() as conn, conn.cursor() as cur:
-        cur.execute("SELECT filename, size_bytes, file_mtime_ns FROM utilities.processed_files")
+        cur.execute(
+            "SELECT filename, size_bytes, file_mtime_ns FROM utilities.processed_files WHERE filename = ANY(%s)",
+            (names,),
+        )
         return {name: (size, mtime) for name, size, mtime in cur.fetchall()}
 
 
@@ -68,7 +74,7 @@ def batch_file_sensor(
     for note in skipped:
         context.log.warning(f"Skipping {note}")
     known_partitions = set(context.instance.get_dynamic_partitions(batch_partitions.name))
-    processed = _processed_files(etl_database)
+    processed = _processed_files(etl_database, [f.name for f in files])
     new: list[str] = []
     changed: list[BatchFile] = []
     for file in files:

@@ -1,0 +1,283 @@
+"""The docker-compose deployment's files: consistent with each other and with the local instance, no secrets.
+
+Nothing here needs Docker: the files are read as YAML. When the `docker-compose` binary is installed, it also
+validates docker-compose.yml with the placeholders of .env.example.
+"""
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from etl_project.paths import PROJECT_ROOT
+
+COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
+ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
+LOCAL_INSTANCE = PROJECT_ROOT / "dagster.yaml"
+DEPLOY_INSTANCE = PROJECT_ROOT / "deploy" / "dagster.yaml"
+DEPLOY_WORKSPACE = PROJECT_ROOT / "deploy" / "workspace.yaml"
+
+DAGSTER_SERVICES = ("code_server", "webserver", "daemon")
+DATABASE_SERVICES = ("etl_postgres", "dagster_postgres")
+#: Names of settings whose values are secrets.
+SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|WEBHOOK|API_KEY|PRIVATE_KEY", re.IGNORECASE)
+#: A compose interpolation `${NAME}`, `${NAME:-default}`, `${NAME:?message}` (`$${...}` is an escaped `$`).
+INTERPOLATION = re.compile(r"(?<!\$)\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+#: `scheme://user:password@` in any string.
+URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:(?P<password>[^@]*)@", re.IGNORECASE)
+#: What a real credential looks like: Slack tokens and webhooks, long random strings.
+REAL_LOOKING_SECRET = re.compile(
+    r"xox[abposr]-|xapp-|hooks\.slack\.com/services/|[A-Za-z0-9+/_=-]{24,}", re.IGNORECASE
+)
+PLACEHOLDERS = {"", "change-me"}
+#: A setting the platform's code reads from the environment.
+SETTING_NAME = re.compile(r"(ETL|SLACK)_[A-Z0-9_]+|DAGSTER_WEBSERVER_URL")
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return _yaml(COMPOSE_FILE)
+
+
+@pytest.fixture(scope="module")
+def launcher_config() -> dict:
+    return _yaml(DEPLOY_INSTANCE)["run_launcher"]["config"]
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def _strings(node: Any) -> list[str]:
+    """Every string scalar (keys and values) of a parsed YAML document."""
+    if isinstance(node, dict):
+        return [s for key, value in node.items() for s in _strings(key) + _strings(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def _is_secret_reference(value: str) -> bool:
+    """The whole value is one `${NAME}` reference whose fallback, if any, is empty or an error message."""
+    match = INTERPOLATION.fullmatch(value)
+    return bool(match) and not (match["op"] in {"-", ":-"} and match["arg"])
+
+
+def _mask_references(text: str) -> tuple[str, list[str]]:
+    """`text` with its n-th `${...}` replaced by `<n>`, and the references replaced.
+
+    Masked, a URL's user name whose default holds ':' is no longer taken for `user:password`.
+    """
+    references: list[str] = []
+
+    def token(match: re.Match) -> str:
+        references.append(match[0])
+        return f"<{len(references) - 1}>"
+
+    return INTERPOLATION.sub(token, text), references
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    entries = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, sep, value = line.partition("=")
+            assert sep, f"{path.name}: not NAME=value: {line!r}"
+            entries[name.strip()] = value.strip()
+    return entries
+
+
+# --- the Dagster instance and workspace ---------------------------------------------------------------
+
+
+def test_deploy_instance_equals_the_local_instance_except_the_run_launcher():
+    local, deploy = _yaml(LOCAL_INSTANCE), _yaml(DEPLOY_INSTANCE)
+    assert "run_launcher" not in local, "dagster.yaml (local) must keep the default run launcher"
+    launcher = deploy.pop("run_launcher")
+    assert deploy == local, "deploy/dagster.yaml drifted from dagster.yaml: change both together"
+    assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
+
+
+def test_workspace_points_at_the_code_server(compose):
+    [entry] = _yaml(DEPLOY_WORKSPACE)["load_from"]
+    grpc = entry["grpc_server"]
+    command = compose["services"]["code_server"]["command"]
+    assert grpc["host"] == "code_server"
+    assert str(grpc["port"]) == command[command.index("-p") + 1]
+    assert grpc["location_name"] == command[command.index("--location-name") + 1] == "etl_project"
+    for service in ("webserver", "daemon"):
+        assert "/opt/dagster/app/deploy/workspace.yaml" in compose["services"][service]["command"]
+
+
+# --- docker-compose.yml -------------------------------------------------------------------------------
+
+
+def test_services_exist_with_healthchecks_and_start_in_order(compose):
+    services = compose["services"]
+    for name in DAGSTER_SERVICES + DATABASE_SERVICES:
+        assert name in services, f"service {name} is missing"
+        assert services[name].get("healthcheck", {}).get("test"), f"service {name} has no healthcheck"
+    for name in DAGSTER_SERVICES:
+        depends_on = services[name]["depends_on"]
+        assert depends_on["dagster_postgres"]["condition"] == "service_healthy", name
+    for name in ("webserver", "daemon"):
+        assert services[name]["depends_on"]["code_server"]["condition"] == "service_healthy", name
+
+
+def test_no_secret_literal_in_compose_file(compose):
+    for name, service in compose["services"].items():
+        for key, value in _environment(service).items():
+            if SECRET_NAME.search(key):
+                assert _is_secret_reference(value), f"{name}.{key} must be a ${{...}} reference to .env"
+    for text in _strings(compose):
+        masked, references = _mask_references(text)
+        for match in URL_CREDENTIALS.finditer(masked):
+            token = re.fullmatch(r"<(\d+)>", match["password"])
+            # The message names the URL's scheme only, so that a leaked password is not printed again.
+            assert token and _is_secret_reference(references[int(token[1])]), (
+                f"a {match[0].split('://')[0]}:// URL holds a password literal, not a ${{...}} reference"
+            )
+
+
+def test_only_loopback_ports_are_published_and_no_database_port(compose):
+    for name, service in compose["services"].items():
+        ports = service.get("ports", [])
+        if name in DATABASE_SERVICES:
+            assert not ports, f"{name} must not publish its port"
+        for port in ports:
+            host_ip = port.get("host_ip") if isinstance(port, dict) else str(port).split(":")[0]
+            assert host_ip == "127.0.0.1", f"{name} publishes {port!r} beyond the loopback interface"
+
+
+def test_run_launcher_names_match_compose(compose, launcher_config):
+    """The launcher asks the Docker engine for the network and volumes by their engine-wide names."""
+    network_names = {network.get("name") for network in compose["networks"].values()}
+    assert launcher_config["network"] in network_names
+    volume_names = {(volume or {}).get("name") for volume in compose["volumes"].values()}
+    for mount in launcher_config["container_kwargs"]["volumes"]:
+        assert mount.split(":")[0] in volume_names, f"run containers mount {mount}, unknown to compose"
+
+
+def test_daemon_can_forward_every_launcher_variable(compose, launcher_config):
+    """DockerRunLauncher refuses to launch a run when a variable it forwards is unset in the daemon."""
+    daemon_env = _environment(compose["services"]["daemon"])
+    missing = set(launcher_config["env_vars"]) - set(daemon_env)
+    assert not missing, f"daemon lacks {sorted(missing)}"
+    code_server_env = _environment(compose["services"]["code_server"])
+    # Run workers load the same definitions as the code server: they must see the same settings.
+    assert set(code_server_env) - {"DAGSTER_CURRENT_IMAGE"} <= set(launcher_config["env_vars"])
+
+
+def _settings_read_by_the_code() -> set[str]:
+    """Every string constant in the package that names a setting (the local-only `etl` CLI aside)."""
+    names = set()
+    for path in (PROJECT_ROOT / "etl_project").rglob("*.py"):
+        if path.name != "cli.py":
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    if SETTING_NAME.fullmatch(node.value):
+                        names.add(node.value)
+    return names
+
+
+def test_every_setting_of_the_code_reaches_the_code_server_and_the_runs(compose, launcher_config):
+    """A new setting must be added to docker-compose.yml and forwarded to run containers, or the
+    deployment silently runs with its default."""
+    settings = _settings_read_by_the_code()
+    assert "ETL_DATABASE_URL" in settings  # the scan itself works
+    code_server_env = set(_environment(compose["services"]["code_server"]))
+    assert settings <= code_server_env, f"missing in docker-compose.yml: {sorted(settings - code_server_env)}"
+    forwarded = set(launcher_config["env_vars"])
+    assert settings <= forwarded, (
+        f"not forwarded to runs (deploy/dagster.yaml): {sorted(settings - forwarded)}"
+    )
+
+
+def _mount_targets(service: dict) -> set[str]:
+    return {mount.split(":")[1] for mount in service.get("volumes", [])}
+
+
+def test_volumes_are_mounted_where_the_processes_use_them(compose, launcher_config):
+    services = compose["services"]
+    run_targets = {mount.split(":")[1] for mount in launcher_config["container_kwargs"]["volumes"]}
+    # The sensor (in the code server) lists the shared directory; runs load and generate files there.
+    shared_dir = _environment(services["code_server"])["ETL_SHARED_DATA_DIR"]
+    assert shared_dir in _mount_targets(services["code_server"]) & run_targets
+    # Compute logs are written by runs (steps), the code server (sensors) and the daemon (backfills), and
+    # read by the webserver: one volume for all, or the UI shows "log file not found".
+    storage = "/opt/dagster/dagster_home/storage"
+    for name in DAGSTER_SERVICES:
+        assert storage in _mount_targets(services[name]), f"{name} does not mount {storage}"
+    assert storage in run_targets
+
+
+# --- .env.example -------------------------------------------------------------------------------------
+
+
+def test_env_example_defines_every_required_variable_and_only_used_ones():
+    references = list(INTERPOLATION.finditer(COMPOSE_FILE.read_text(encoding="utf-8")))
+    required = {m["name"] for m in references if m["op"] in {"?", ":?"}}
+    used = {m["name"] for m in references}
+    defined = set(_env_file(ENV_EXAMPLE))
+    assert required <= defined, f".env.example lacks {sorted(required - defined)}"
+    assert defined <= used, f".env.example defines variables compose ignores: {sorted(defined - used)}"
+
+
+def test_env_example_holds_placeholders_only():
+    for name, value in _env_file(ENV_EXAMPLE).items():
+        if SECRET_NAME.search(name):
+            assert value in PLACEHOLDERS, f".env.example: {name} must be empty or change-me"
+        assert not REAL_LOOKING_SECRET.search(value), f".env.example: {name} looks like a real secret"
+
+
+def test_env_file_is_kept_out_of_git_and_the_image():
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--quiet", "--no-index", ".env"], cwd=PROJECT_ROOT, check=False
+    )
+    assert ignored.returncode == 0, ".env must stay in .gitignore"
+    dockerignore = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert ".env" in dockerignore
+
+
+# --- docker-compose itself ----------------------------------------------------------------------------
+
+
+def _docker_compose(*args: str, env_file: Path) -> subprocess.CompletedProcess:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose); YAML checks still ran")
+    # A bare environment: variables exported in the developer's shell would override the env file's.
+    return subprocess.run(
+        [binary, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), *args],
+        env={"PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_docker_compose_accepts_the_file_with_env_example():
+    result = _docker_compose("config", "-q", env_file=ENV_EXAMPLE)
+    assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_refuses_to_start_without_passwords(tmp_path):
+    empty = tmp_path / "empty.env"
+    empty.write_text("", encoding="utf-8")
+    result = _docker_compose("config", "-q", env_file=empty)
+    assert result.returncode != 0
+    assert "PASSWORD" in result.stderr
