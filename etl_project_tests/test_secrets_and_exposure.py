@@ -15,7 +15,7 @@ from etl_project.generator.events import write_batch_file
 from etl_project.partitions import batch_partitions
 from etl_project.sensors.sales_drop_slack_sensor import sales_drop_slack_sensor
 from etl_project_tests.fake_slack import BOT_TOKEN, WEBHOOK_PATH, FakeSlack
-from etl_project_tests.test_sales_alerts import AS_OF, _history_events
+from etl_project_tests.sales_history import AS_OF, history_events
 
 DB_PASSWORD = "db-pa55word-never-shown"
 
@@ -39,18 +39,23 @@ def test_a_full_run_with_secrets_set_logs_none_of_them(
         else:
             monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.webhook_url)
         resources = build_resources()
-        write_batch_file(shared_dir, "history", datetime(2025, 4, 21, 6), _history_events())
+        write_batch_file(shared_dir, "history", datetime(2025, 4, 21, 6), history_events())
         (shared_dir / "broken.csv").write_bytes(b"\xff\xfe not a batch")
         instance.add_dynamic_partitions(batch_partitions.name, ["broken", "history"])
         loads = dg.materialize(
             [batch_event_tables],
             instance=instance,
             resources=resources,
-            tags={"dagster/asset_partition_range_start": "broken", "dagster/asset_partition_range_end": "history"},
+            tags={
+                "dagster/asset_partition_range_start": "broken",
+                "dagster/asset_partition_range_end": "history",
+            },
             raise_on_error=False,
         )
         assert not loads.success  # the broken file fails the run after the history loaded
-        assert dg.materialize([store_daily_sales, sales_drop_check], instance=instance, resources=resources).success
+        assert dg.materialize(
+            [store_daily_sales, sales_drop_check], instance=instance, resources=resources
+        ).success
         context = dg.build_sensor_context(instance=instance, resources=resources)
         summary = sales_drop_slack_sensor(context).skip_message
         assert "1 pending" in summary and slack.requests >= 1

@@ -115,9 +115,6 @@ class BatchFileStream:
             raise
         return out.getvalue()
 
-    def readline(self, size: int = -1) -> str:  # psycopg2 never calls it for COPY FROM; here for io users
-        return self.read(size)
-
     def _emit_rows(self) -> Iterator[tuple[object, ...]]:
         reader = csv.reader(self._text, quoting=csv.QUOTE_MINIMAL, escapechar="\\", doublequote=True)
         try:
