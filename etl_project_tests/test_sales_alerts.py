@@ -172,3 +172,18 @@ def test_alerts_wait_while_slack_is_down_and_arrive_once_in_order(sales_history,
         "2025-04-19",
         "2025-04-20",
     ]
+
+
+def test_a_check_that_was_planned_but_never_ran_sends_nothing(sales_history, instance, etl_database, db):
+    with db.cursor() as cur:  # the refresh fails, so its check stays planned
+        cur.execute("ALTER TABLE etl.store_daily_sales RENAME TO store_daily_sales_gone")
+    result = dg.materialize(
+        [store_daily_sales, sales_drop_check],
+        instance=instance,
+        resources={"etl_database": etl_database, "sales_drop_rules": RULES},
+        raise_on_error=False,
+    )
+    assert not result.success
+    with FakeSlack() as slack:
+        summary = _tick(instance, etl_database, _bot(slack))
+    assert slack.messages == [] and "0 alert(s) queued" in summary

@@ -20,9 +20,10 @@ def _failed_evaluations(instance: dg.DagsterInstance) -> list[tuple[str, dict]]:
     )
     failed = []
     for record in reversed(records):
-        evaluation = record.event.dagster_event.asset_check_evaluation_data if record.event else None
-        if evaluation is None or evaluation.passed or record.status.value != "FAILED":
+        # Planned (in progress, or never run because the asset failed) and passed evaluations send nothing.
+        if record.status.value != "FAILED" or record.event is None:
             continue
+        evaluation = record.event.dagster_event.asset_check_evaluation_data
         metadata = {k: v.value for k, v in evaluation.metadata.items()}
         failed.append((f"{record.run_id}/{record.id}", metadata))
     return failed
