@@ -120,6 +120,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
         cur.execute("SELECT nextval('etl.batch_load_seq') * %s", (q.RAW_ID_RANGE,))
         params = {"batch_id": batch_id, "raw_id_base": cur.fetchone()[0]}
         staged = stage_file(cur, path, params)
+        cur.execute(q.collect_valid_batch_created_at())
         cur.execute(q.insert_raw_events(), params)
         report = BatchLoadReport(
             batch_id=batch_id,
