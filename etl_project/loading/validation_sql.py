@@ -243,10 +243,15 @@ def _extracted(field: PayloadField) -> sql.Identifier:
     return sql.Identifier(f"json_{field.name}")
 
 
+def _extracted_text(field: PayloadField) -> sql.Identifier:
+    """Column holding the field's value as text (a string unquoted), extracted once per row."""
+    return sql.Identifier(f"text_{field.name}")
+
+
 def _field_problem(field: PayloadField) -> sql.Composed:
     """SQL text expression: why the row's value for `field` is invalid, or NULL when it is valid."""
     value = sql.SQL("e.{}").format(_extracted(field))
-    text = sql.SQL("({} #>> '{{}}')").format(value)
+    text = sql.SQL("e.{}").format(_extracted_text(field))
     whens = [
         sql.SQL("WHEN {v} IS NULL OR jsonb_typeof({v}) = 'null' THEN {missing}").format(
             v=value,
@@ -322,11 +327,14 @@ def validate_events(schema: EventSchema, events: sql.Composable) -> sql.Composed
     """
     fields = _checked_fields(schema)
     extracted = sql.SQL(", ").join(
-        sql.SQL("src.payload -> {} AS {}").format(sql.Literal(f.name), _extracted(f)) for f in fields
+        sql.SQL("src.payload -> {name} AS {json}, src.payload ->> {name} AS {text}").format(
+            name=sql.Literal(f.name), json=_extracted(f), text=_extracted_text(f)
+        )
+        for f in fields
     )
     typed = sql.SQL(", ").join(
-        sql.SQL("CASE WHEN f.field_reason IS NULL THEN (f.{} #>> '{{}}')::{} END AS {}").format(
-            _extracted(f), sql.SQL(f.type.value), sql.Identifier(f.name)
+        sql.SQL("CASE WHEN f.field_reason IS NULL THEN f.{}::{} END AS {}").format(
+            _extracted_text(f), sql.SQL(f.type.value), sql.Identifier(f.name)
         )
         for f in fields
     )
