@@ -12,7 +12,7 @@ help:
 	@echo "make dev    - install, start the embedded PostgreSQL, migrate, seed history, run dagster dev on 127.0.0.1:3000"
 	@echo "make test   - install and run the test suite against a real (embedded) PostgreSQL"
 	@echo "make lint   - ruff check and format check"
-	@echo "make bench  - load-speed benchmark against psql \\copy and pandas, backlog and sensor-tick scenarios"
+	@echo "make bench  - load-speed benchmark (vs psql copy and pandas), backlog and sensor-tick scenarios"
 	@echo "make compose-check - validate docker-compose.yml (no Docker engine needed)"
 	@echo "make ui-check - start the platform and check the UI in headless Chromium (saves docs/images/*.png)"
 	@echo "make db-stop - stop the embedded PostgreSQL"
