@@ -115,6 +115,11 @@ def test_missing_shared_directory_is_reported_on_the_tick(instance, etl_database
     assert isinstance(result, dg.SkipReason)
     assert "Cannot list the shared directory" in result.skip_message
 
+    (tmp_path / "gone").mkdir()  # the directory is back: the next tick works again
+    back = write_generated_batch(tmp_path / "gone", "back")
+    os.utime(back, (time.time() - 60, time.time() - 60))
+    assert [r.partition_key for r in _tick(instance, resources).run_requests] == ["back"]
+
 
 def test_file_replaced_after_loading_is_reloaded_once(instance, resources, shared_dir, db):
     path = write_generated_batch(shared_dir, "replaced", seed=4)

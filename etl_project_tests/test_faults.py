@@ -12,7 +12,9 @@ import psycopg2
 import pytest
 
 from etl_project.cli import main as etl_cli
+from etl_project.database.embedded import embedded_server_uri, ensure_database, stop_embedded_server
 from etl_project.loading.batch_loader import load_batch
+from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project_tests.helpers import count_rows, materialize_batches, write_generated_batch
 
 
@@ -109,3 +111,51 @@ def test_killed_load_leaves_nothing_and_the_next_run_loads_it_once(database_url,
     conn.close()
     assert report.rows_read == 200000 and report.rows_rejected == 0
     assert count_rows(db, "big")["raw_events"] == 200000
+
+
+@pytest.mark.slow
+def test_database_restarting_during_a_load_is_retried_and_loads_once(instance, shared_dir, tmp_path):
+    """A server of its own, stopped and started again while a run is loading: the retry loads the batch once."""
+    data_dir = tmp_path / "pg"
+    etl_database = EtlDatabase(url=ensure_database(embedded_server_uri(data_dir), "etl"))
+    resources = {"etl_database": etl_database, "shared_directory": SharedDirectory(path=str(shared_dir))}
+    etl_cli(
+        ["generate", "--out", str(shared_dir), "--batch-id", "restart", "--events", "200000", "--seed", "5"]
+    )
+    restarted = threading.Event()
+
+    def restart_when_loading() -> None:
+        watcher = psycopg2.connect(etl_database.url)
+        watcher.autocommit = True
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                with watcher.cursor() as cur:
+                    cur.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl_project' "
+                        "AND state = 'active' AND query ILIKE '%%INSERT INTO etl.%%'"
+                    )
+                    if cur.fetchone()[0]:
+                        break
+                time.sleep(0.05)
+        finally:
+            watcher.close()
+        stop_embedded_server(data_dir)
+        embedded_server_uri(data_dir)
+        restarted.set()
+
+    try:
+        threading.Thread(target=restart_when_loading, daemon=True).start()
+        result = materialize_batches(instance, resources, ["restart"])
+        assert restarted.wait(30)
+        assert result.success
+        assert [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+        conn = psycopg2.connect(etl_database.url)
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*), count(DISTINCT file_row) FROM etl.raw_events WHERE batch_id = 'restart'"
+            )
+            assert cur.fetchone() == (200000, 200000)
+        conn.close()
+    finally:
+        stop_embedded_server(data_dir)

