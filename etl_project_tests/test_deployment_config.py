@@ -281,3 +281,13 @@ def test_docker_compose_refuses_to_start_without_passwords(tmp_path):
     result = _docker_compose("config", "-q", env_file=empty)
     assert result.returncode != 0
     assert "PASSWORD" in result.stderr
+
+
+def test_run_queue_tag_limits_match_tags_the_load_job_sets():
+    """A limit on a tag no run carries limits nothing: each one must match the load job's tags."""
+    from etl_project.assets.ingestion import load_batches_job
+
+    limits = _yaml(PROJECT_ROOT / "dagster.yaml")["run_coordinator"]["config"]["tag_concurrency_limits"]
+    assert limits
+    for limit in limits:
+        assert load_batches_job.tags.get(limit["key"]) == limit["value"]

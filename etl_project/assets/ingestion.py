@@ -158,5 +158,7 @@ load_batches_job = dg.define_asset_job(
     "load_batches_job",
     selection=dg.AssetSelection.assets(batch_event_tables),
     executor_def=dg.in_process_executor,
+    # dagster.yaml limits how many of these run at once (tag_concurrency_limits on etl/workload).
+    tags={"etl/workload": "batch-load"},
     description="Loads batch files into the event tables; requested by batch_file_sensor.",
 )
