@@ -86,6 +86,8 @@ def _materializations(partition: str, report: BatchLoadReport) -> list[dg.AssetM
                 "rows_rejected": sum(envelope_rejects.values()),
                 "rejected_by_reason": envelope_rejects,
                 "ignored_columns": report.ignored_columns,
+                "parsed_by": report.parsed_by,  # postgresql (COPY) or python (the careful reader)
+                "raw_id_range": f"{report.raw_id_base + 1}..{report.raw_id_base + max(report.rows_read, 1)}",
             },
         )
     ]
