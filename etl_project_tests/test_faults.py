@@ -159,3 +159,29 @@ def test_database_restarting_during_a_load_is_retried_and_loads_once(instance, s
         conn.close()
     finally:
         stop_embedded_server(data_dir)
+
+
+def test_a_retried_run_does_not_reload_the_batches_it_already_loaded(instance, resources, shared_dir, db):
+    write_generated_batch(shared_dir, "a_first", seed=1)
+    write_generated_batch(shared_dir, "b_cut", seed=2)
+    with db.cursor() as cur:  # the connection dies once, while loading the run's second batch
+        cur.execute(
+            "CREATE SEQUENCE etl.fault_once;"
+            "CREATE FUNCTION etl.cut_connection() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "  IF NEW.batch_id = 'b_cut' AND nextval('etl.fault_once') = 1 THEN "
+            "    PERFORM pg_terminate_backend(pg_backend_pid()); END IF; "
+            "  RETURN NEW; END $$;"
+            "CREATE TRIGGER cut BEFORE INSERT ON etl.sales FOR EACH ROW EXECUTE FUNCTION etl.cut_connection()"
+        )
+
+    result = materialize_batches(instance, resources, ["a_first", "b_cut"])
+
+    assert result.success
+    raw_materializations = [
+        e.partition
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+        and e.asset_key == dg.AssetKey("raw_events")
+    ]
+    assert sorted(raw_materializations) == ["a_first", "b_cut"]  # a_first was loaded once, not again
+    assert count_rows(db, "b_cut")["sales"] > 0

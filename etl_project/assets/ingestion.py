@@ -10,7 +10,7 @@ have loaded.
 import dagster as dg
 
 from etl_project.loading.batch_file import BatchFileError
-from etl_project.loading.batch_loader import BatchLoadReport, load_batch, record_quarantined
+from etl_project.loading.batch_loader import BatchLoadReport, is_loaded, load_batch, record_quarantined
 from etl_project.partitions import batch_partitions
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.shared_directory import UnsafeBatchFileError
@@ -130,6 +130,8 @@ def batch_event_tables(
                 path = shared_directory.file_for_batch(batch_id)
                 if not path.is_file():
                     raise BatchFileError(path, f"no such file in {shared_directory.root}")
+                if context.retry_number > 0 and is_loaded(conn, batch_id, path):
+                    continue  # loaded (and reported) by an earlier attempt of this run
                 report = load_batch(conn, batch_id, path)
             except (BatchFileError, UnsafeBatchFileError) as err:
                 context.log.error(f"Batch {batch_id!r} not loaded: {err}")

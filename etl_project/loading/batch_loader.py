@@ -220,6 +220,18 @@ def _record_file(
     )
 
 
+def is_loaded(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -> bool:
+    """Whether this version of the file (same size and modification time) is already loaded as the batch."""
+    stat = path.stat()
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT 1 FROM utilities.processed_files WHERE batch_id = %s AND status = 'loaded' "
+            "AND size_bytes = %s AND file_mtime_ns = %s",
+            (batch_id, stat.st_size, stat.st_mtime_ns),
+        )
+        return cur.fetchone() is not None
+
+
 def record_quarantined(conn: psycopg2.extensions.connection, batch_id: str, path: Path, problem: str) -> None:
     """Record a file that could not be read, with the reason, so people and the sensor can see it."""
     stat = path.lstat() if path.is_file() else None
