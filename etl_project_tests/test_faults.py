@@ -9,6 +9,7 @@ import time
 
 import dagster as dg
 import psycopg2
+import psycopg2.extensions
 import pytest
 
 from etl_project.cli import main as etl_cli
@@ -16,6 +17,21 @@ from etl_project.database.embedded import embedded_server_uri, ensure_database, 
 from etl_project.loading.batch_loader import load_batch
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project_tests.helpers import count_rows, materialize_batches, write_generated_batch
+
+
+def _wait_until_a_load_is_inserting(conn: psycopg2.extensions.connection, timeout: float = 60) -> bool:
+    """Poll until a platform connection is running one of the load's INSERTs (the moment to inject a fault)."""
+    deadline = time.time() + timeout
+    with conn.cursor() as cur:
+        while time.time() < deadline:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl_project' "
+                "AND state = 'active' AND query ILIKE '%%INSERT INTO etl.%%'"
+            )
+            if cur.fetchone()[0]:
+                return True
+            time.sleep(0.05)
+    return False
 
 
 def test_connection_cut_midway_is_retried_with_backoff_and_loads_once(instance, resources, shared_dir, db):
@@ -84,19 +100,9 @@ def test_killed_load_leaves_nothing_and_the_next_run_loads_it_once(database_url,
             str(path),
         ]
     )
-    deadline = time.time() + 60
-    with db.cursor() as cur:
-        while time.time() < deadline:  # wait until the load is writing, then kill it without warning
-            cur.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl_project' "
-                "AND state = 'active' AND query ILIKE '%%INSERT INTO etl.%%'"
-            )
-            if cur.fetchone()[0]:
-                break
-            time.sleep(0.05)
-        else:
-            loader.kill()
-            pytest.fail("the load never reached its INSERT statements")
+    if not _wait_until_a_load_is_inserting(db):  # then kill it without warning
+        loader.kill()
+        pytest.fail("the load never reached its INSERT statements")
     os.kill(loader.pid, signal.SIGKILL)
     loader.wait()
     time.sleep(0.5)  # the server notices the dead client and rolls back
@@ -128,16 +134,7 @@ def test_database_restarting_during_a_load_is_retried_and_loads_once(instance, s
         watcher = psycopg2.connect(etl_database.url)
         watcher.autocommit = True
         try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                with watcher.cursor() as cur:
-                    cur.execute(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl_project' "
-                        "AND state = 'active' AND query ILIKE '%%INSERT INTO etl.%%'"
-                    )
-                    if cur.fetchone()[0]:
-                        break
-                time.sleep(0.05)
+            _wait_until_a_load_is_inserting(watcher)
         finally:
             watcher.close()
         stop_embedded_server(data_dir)

@@ -308,13 +308,16 @@ def staged_events(schema: EventSchema) -> sql.Composed:
 
 def late_reference_events(schema: EventSchema) -> sql.Composed:
     """The batch's events of one type rejected for an unknown reference (for the replay of late data)."""
+    categories = reference_categories(schema)
+    if not categories:
+        raise ValueError(f"{schema.event_type} references no other table: nothing of it can arrive late")
     return sql.SQL(
         "SELECT r.raw_id, r.file_row, r.batch_created_at, r.payload FROM etl.raw_events r "
         "WHERE r.event_type = {} AND r.raw_id IN (SELECT raw_id FROM etl.rejected_events "
         "WHERE batch_id = %(batch_id)s AND raw_id IS NOT NULL AND split_part(rejection_reason, ':', 1) IN ({}))"
     ).format(
         sql.Literal(schema.event_type),
-        sql.SQL(", ").join(map(sql.Literal, reference_categories(schema) or ["-"])),
+        sql.SQL(", ").join(map(sql.Literal, categories)),
     )
 
 
