@@ -67,22 +67,18 @@ def lock_batch(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (BATCH_LOCK_CLASS, batch_id))
 
 
-def _rejections_by_category(
-    cur: psycopg2.extensions.cursor, batch_id: str, event_type: str | None
-) -> Counter:
-    if event_type is None:
-        cur.execute(
-            "SELECT split_part(rejection_reason, ':', 1), count(*) FROM etl.rejected_events "
-            "WHERE batch_id = %s AND raw_id IS NULL GROUP BY 1",
-            (batch_id,),
-        )
-    else:
-        cur.execute(
-            "SELECT split_part(rejection_reason, ':', 1), count(*) FROM etl.rejected_events "
-            "WHERE batch_id = %s AND raw_id IS NOT NULL AND event_type = %s GROUP BY 1",
-            (batch_id, event_type),
-        )
-    return Counter(dict(cur.fetchall()))
+def _rejections_by_table(cur: psycopg2.extensions.cursor, batch_id: str) -> dict[str, Counter[str]]:
+    """The batch's rejections counted by reason category, per table ("raw_events" for envelope ones), in one query."""
+    cur.execute(
+        "SELECT CASE WHEN raw_id IS NULL THEN NULL ELSE event_type END, split_part(rejection_reason, ':', 1), "
+        "count(*) FROM etl.rejected_events WHERE batch_id = %s GROUP BY 1, 2",
+        (batch_id,),
+    )
+    tables = {schema.event_type: schema.table for schema in EVENT_SCHEMAS}
+    counts: dict[str, Counter[str]] = {"raw_events": Counter(), **{t: Counter() for t in tables.values()}}
+    for event_type, category, n in cur.fetchall():
+        counts["raw_events" if event_type is None else tables[event_type]][category] = n
+    return counts
 
 
 def _preview(cur: psycopg2.extensions.cursor, table: str, params: dict) -> list[dict[str, object]]:
@@ -137,12 +133,11 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
         cur.execute(q.count_staged_rows())
         if cur.fetchone()[0] > report.raw_events:
             cur.execute(q.reject_envelopes(), params)
-        report.rejected["raw_events"] = _rejections_by_category(cur, batch_id, None)
         cur.execute(q.analyze_staged_rows())  # row counts for the planner's joins below
         for schema in EVENT_SCHEMAS:
             report.loaded[schema.table] = _load_and_drop(cur, schema, params)
-            report.rejected[schema.table] = _rejections_by_category(cur, batch_id, schema.event_type)
             report.preview[schema.table] = _preview(cur, schema.table, params)
+        report.rejected = _rejections_by_table(cur, batch_id)
         _check_every_row_accounted_for(report)
         _record_file(cur, report, status="loaded", error=None)
     return report
