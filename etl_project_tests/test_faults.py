@@ -26,7 +26,7 @@ def _wait_until_a_load_is_inserting(conn: psycopg2.extensions.connection, timeou
         while time.time() < deadline:
             cur.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl_project' "
-                "AND state = 'active' AND query ILIKE '%%INSERT INTO etl.%%'"
+                "AND state = 'active' AND (query ILIKE '%%INSERT INTO etl.%%' OR query ILIKE 'COPY etl.%%')"
             )
             if cur.fetchone()[0]:
                 return True

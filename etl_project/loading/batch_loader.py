@@ -1,22 +1,32 @@
-"""Loads one batch file into every event table in a single transaction.
+"""Loads one batch file into every event table in a single transaction, on two cores.
 
-The order inside the transaction: lock the batch, delete whatever an earlier load of it left (so a re-run
-replaces, never duplicates), COPY the file into a temporary staging table, then let the SQL generated from the
-event schemas move each row into its table or into `etl.rejected_events`, and record the file as processed.
-A crash anywhere rolls all of it back.
+Two connections share the work. The *writer* (the caller's connection) holds the one transaction that commits
+everything: it locks the batch, deletes whatever an earlier load of it left (so a re-run replaces, never
+duplicates), COPYs the file straight into etl.raw_events, then COPYs in what the validator sends. The
+*validator* (a second connection to the same database, temporary tables only) stages the same file, rejects
+bad envelopes and validates each event type with the SQL generated from the event schemas, sending each
+table's valid rows and, last, every rejected row with its reason. The two run at the same time on two server
+processes, and the validator sends the largest table in slices so that the writer inserts one slice while the
+next is validated. A crash anywhere rolls the writer's transaction back: nothing of the batch is left.
 """
 
 from __future__ import annotations
 
+import math
+import tempfile
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
+import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
 from etl_project.loading import validation_sql as q
-from etl_project.loading.staging import stage_file
+from etl_project.loading.staging import RawEventsCopy, StagedFile, copy_file_into_raw_events, stage_file
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
 
 #: Advisory-lock class of "loading a batch"; the second key is the hash of the batch id.
@@ -25,6 +35,8 @@ BATCH_LOCK_CLASS = 7_301_002
 PREVIEW_ROWS = 5
 #: Memory for the joins that check a batch's references (PostgreSQL's default, 4MB, spills to disk at ~100k rows).
 LOAD_WORK_MEM = "64MB"
+#: Rows of the staged file per slice of a non-entity table (sales), sent to the writer while the next is checked.
+SLICE_ROWS = 200_000
 
 
 @dataclass
@@ -108,68 +120,188 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
 
     Raises `BatchFileError` (after rolling back) when the file cannot be read at all.
     """
-    with conn, conn.cursor() as cur:
-        lock_batch(cur, batch_id)
-        cur.execute("SET LOCAL TimeZone = 'UTC'")  # naive timestamps in payloads are UTC
-        cur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))  # hash joins of a large batch stay in memory
-        _delete_previous_load(cur, batch_id)
-        cur.execute("SELECT nextval('etl.batch_load_seq') * %s", (q.RAW_ID_RANGE,))
-        params = {"batch_id": batch_id, "raw_id_base": cur.fetchone()[0]}
-        staged = stage_file(cur, path, params)
-        cur.execute(q.collect_valid_batch_created_at())
-        cur.execute(q.insert_raw_events(), params)
-        report = BatchLoadReport(
-            batch_id=batch_id,
-            filename=path.name,
-            checksum_sha256=staged.checksum_sha256,
-            size_bytes=staged.size_bytes,
-            rows_read=staged.rows_read,
-            raw_events=cur.rowcount,
-            raw_id_base=params["raw_id_base"],
-            file_mtime_ns=staged.mtime_ns,
-            parsed_by=staged.parsed_by,
-            ignored_columns=staged.ignored_columns,
-        )
-        cur.execute(q.count_staged_rows())
-        if cur.fetchone()[0] > report.raw_events:
-            cur.execute(q.reject_envelopes(), params)
-        cur.execute(q.analyze_staged_rows())  # row counts for the planner's joins below
-        for schema in EVENT_SCHEMAS:
-            report.loaded[schema.table] = _load_and_drop(cur, schema, params)
-            report.preview[schema.table] = _preview(cur, schema.table, params)
-        report.rejected = _rejections_by_table(cur, batch_id)
-        _check_every_row_accounted_for(report)
-        _record_file(cur, report, status="loaded", error=None)
+    validator = _open_validator(conn)
+    try:
+        with conn, conn.cursor() as cur, validator.cursor() as vcur:
+            lock_batch(cur, batch_id)
+            cur.execute("SET LOCAL TimeZone = 'UTC'")
+            _delete_previous_load(cur, batch_id)
+            cur.execute("SELECT nextval('etl.batch_load_seq') * %s", (q.RAW_ID_RANGE,))
+            params = {"batch_id": batch_id, "raw_id_base": cur.fetchone()[0]}
+            writer = _Writer(conn, cur)
+            try:
+                raw_copy = writer.submit(copy_file_into_raw_events, path, params["raw_id_base"])
+                staged, envelope_rejects = _stage(vcur, path, params)
+                for schema in EVENT_SCHEMAS:
+                    _validate_and_send(vcur, writer, schema, staged, params)
+                writer.send(vcur, q.copy_rejections_out(), "rejected_events", q.REJECTION_COLUMNS, params)
+                raw_events = _keep_or_replace_raw_events(
+                    vcur, writer, raw_copy.result(), staged, envelope_rejects, params
+                )
+                loaded = writer.finish()
+            except BaseException:
+                writer.abort()
+                raise
+            report = BatchLoadReport(
+                batch_id=batch_id,
+                filename=path.name,
+                checksum_sha256=staged.checksum_sha256,
+                size_bytes=staged.size_bytes,
+                rows_read=staged.rows_read,
+                raw_events=raw_events,
+                loaded={schema.table: loaded[schema.table] for schema in EVENT_SCHEMAS},
+                raw_id_base=params["raw_id_base"],
+                file_mtime_ns=staged.mtime_ns,
+                parsed_by=staged.parsed_by,
+                ignored_columns=staged.ignored_columns,
+            )
+            for schema in EVENT_SCHEMAS:
+                report.preview[schema.table] = _preview(cur, schema.table, params)
+            report.rejected = _rejections_by_table(cur, batch_id)
+            _check_every_row_accounted_for(report)
+            _record_file(cur, report, status="loaded", error=None)
+    finally:
+        validator.close()
     return report
 
 
-def load_event_table(
-    cur: psycopg2.extensions.cursor,
-    schema: EventSchema,
-    events: sql.Composable,
-    params: dict,
-    record_rejections: bool = True,
-) -> int:
-    """Validate `events` of one type; insert the valid ones, reject the others; return rows inserted.
+def _open_validator(conn: psycopg2.extensions.connection) -> psycopg2.extensions.connection:
+    """A second connection to the writer's database, with the same settings and credentials."""
+    return psycopg2.connect(conn.dsn, password=conn.info.password)
 
-    A replay passes `record_rejections=False`: its rows are already recorded and only their reason changes.
+
+class _Writer:
+    """Runs the writer's steps in order on a thread of its own, while the caller drives the validator.
+
+    psycopg2 releases the GIL while PostgreSQL works, so the two connections' server processes run at once.
     """
-    cur.execute(q.validate_events(schema, events), params)
-    loaded = 0
-    for explicit_ids in (True, False) if schema.is_entity else (False,):
-        cur.execute(q.insert_valid_events(schema, explicit_ids), params)
-        loaded += cur.rowcount
-        if explicit_ids:
-            cur.execute(q.advance_id_sequence(schema))
-    if record_rejections:
-        cur.execute(q.reject_invalid_events(schema), params)
-    return loaded
+
+    def __init__(self, conn: psycopg2.extensions.connection, cur: psycopg2.extensions.cursor):
+        self._conn = conn
+        self._cur = cur
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
+        self._copies: list[tuple[str, Future[int]]] = []
+
+    def submit(self, step: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Queue `step(writer_cursor, *args)`."""
+        return self._thread.submit(step, self._cur, *args)
+
+    def send(
+        self,
+        vcur: psycopg2.extensions.cursor,
+        copy_out: sql.Composable,
+        table: str,
+        columns: tuple[str, ...],
+        params: dict,
+    ) -> None:
+        """Rows the validator selects (`copy_out`), spooled to a temporary file, then COPYed in by the writer."""
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the writer's step
+        try:
+            vcur.copy_expert(vcur.mogrify(copy_out, params).decode(), spool, size=1 << 20)
+        except BaseException:
+            spool.close()
+            raise
+        self._copies.append((table, self.submit(_copy_spool_into, spool, table, columns)))
+
+    def finish(self) -> Counter[str]:
+        """Wait for every step; rows COPYed in per table. The first failed step's error is raised."""
+        self._thread.shutdown(wait=True)
+        loaded: Counter[str] = Counter()
+        for table, copied in self._copies:
+            loaded[table] += copied.result()
+        return loaded
+
+    def abort(self) -> None:
+        """Stop the writer's current statement and drop its queued steps; the transaction then rolls back."""
+        self._conn.cancel()
+        self._thread.shutdown(wait=True, cancel_futures=True)
 
 
-def _load_and_drop(cur: psycopg2.extensions.cursor, schema: EventSchema, params: dict) -> int:
-    loaded = load_event_table(cur, schema, q.staged_events(schema), params)
-    cur.execute(q.drop_validated())
-    return loaded
+def _copy_spool_into(
+    cur: psycopg2.extensions.cursor, spool: IO[bytes], table: str, columns: tuple[str, ...]
+) -> int:
+    with spool:
+        spool.seek(0)
+        cur.copy_expert(q.copy_into(table, columns).as_string(cur), spool, size=1 << 20)
+        return cur.rowcount
+
+
+def _stage(vcur: psycopg2.extensions.cursor, path: Path, params: dict) -> tuple[StagedFile, int]:
+    """The validator's first steps: stage the file and reject bad envelopes; return it and how many were."""
+    vcur.execute("SET LOCAL TimeZone = 'UTC'")  # naive timestamps in payloads are UTC
+    vcur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))  # hash joins of a large batch stay in memory
+    vcur.execute(q.create_batch_rejections())
+    for schema in EVENT_SCHEMAS:
+        if schema.is_entity:
+            vcur.execute(q.create_batch_table(schema.table))
+    staged = stage_file(vcur, path, params)
+    vcur.execute(q.collect_valid_batch_created_at())
+    vcur.execute(q.reject_envelopes(), params)
+    envelope_rejects = vcur.rowcount
+    vcur.execute(q.analyze_staged_rows())  # row counts for the planner's joins below
+    return staged, envelope_rejects
+
+
+def _validate_and_send(
+    vcur: psycopg2.extensions.cursor, writer: _Writer, schema: EventSchema, staged: StagedFile, params: dict
+) -> None:
+    """Validate one event type and send its valid rows to the writer.
+
+    Entities at once: duplicate ids are looked for across the batch and ids are assigned in file order. Other
+    tables in slices of the staging table, so that the writer inserts one while the next is validated.
+    """
+    columns = q.event_columns(schema)
+    if schema.is_entity:
+        vcur.execute(q.validate_events(schema, q.staged_events(schema), q.rows_visible_to_batch), params)
+        vcur.execute(q.advance_id_sequence(schema))
+        vcur.execute(q.id_sequence_of(schema))
+        vcur.execute(q.keep_valid_entities(schema, vcur.fetchone()[0]), params)
+        vcur.execute(q.analyze_batch_table(schema.table))  # sizes for the planner of later references to it
+        vcur.execute(q.reject_invalid_events(schema), params)
+        writer.send(vcur, q.copy_valid_events_out(schema), schema.table, columns, params)
+        vcur.execute(q.drop_validated())
+        return
+    vcur.execute(q.staged_pages())
+    pages = vcur.fetchone()[0]
+    step = max(1, math.ceil(pages / max(1, math.ceil(staged.rows_read / SLICE_ROWS))))
+    for first in range(0, max(pages, 1), step):
+        end = first + step if first + step < pages else pages + 1
+        slice_params = {**params, "first_tid": f"({first},0)", "end_tid": f"({end},0)"}
+        events = q.staged_events(schema, page_range=True)
+        vcur.execute(q.validate_events(schema, events, q.rows_visible_to_batch), slice_params)
+        vcur.execute(q.reject_invalid_events(schema), slice_params)
+        writer.send(vcur, q.copy_valid_events_out(schema), schema.table, columns, slice_params)
+        vcur.execute(q.drop_validated())
+
+
+def _keep_or_replace_raw_events(
+    vcur: psycopg2.extensions.cursor,
+    writer: _Writer,
+    raw_copy: RawEventsCopy | None,
+    staged: StagedFile,
+    envelope_rejects: int,
+    params: dict,
+) -> int:
+    """The number of raw events, after making sure they are exactly the staged rows with a valid envelope.
+
+    The writer's direct COPY stands when PostgreSQL staged the same file version with as many rows and no
+    envelope was rejected; otherwise it is replaced by the staged rows themselves.
+    """
+    if (
+        raw_copy is not None
+        and staged.file_identity == raw_copy.file_identity
+        and raw_copy.rows == staged.rows_read
+        and envelope_rejects == 0
+    ):
+        return raw_copy.rows
+    if raw_copy is not None:
+        writer.submit(_delete_load, "raw_events", params["raw_id_base"])
+    writer.send(vcur, q.copy_staged_raw_events_out(), "raw_events", q.RAW_EVENT_COLUMNS, params)
+    return staged.rows_read - envelope_rejects
+
+
+def _delete_load(cur: psycopg2.extensions.cursor, table: str, raw_id_base: int) -> None:
+    cur.execute(q.delete_previous_load(table), {"previous_base": raw_id_base})
 
 
 def _check_every_row_accounted_for(report: BatchLoadReport) -> None:

@@ -9,6 +9,9 @@ an unusual header falls back to the careful path.
 
 Careful path: Python's csv module reads the file (`BatchFileStream`) and row problems travel with each row,
 so that every row is accounted for; a file that cannot be read at all raises `BatchFileError`.
+
+`copy_file_into_raw_events` is the fast path's twin for the load's writing connection: the same bytes straight
+into etl.raw_events, each line numbered by Python, while the validating connection stages the file.
 """
 
 import csv
@@ -40,6 +43,8 @@ class StagedFile:
     mtime_ns: int
     parsed_by: str  # "postgresql" (fast path) or "python" (careful path)
     ignored_columns: list[str] = field(default_factory=list)
+    #: (device, inode, size, mtime) of the file version staged by PostgreSQL; None for the careful path.
+    file_identity: tuple[int, int, int, int] | None = None
 
 
 class _QuotingStyleChanged(Exception):
@@ -49,9 +54,12 @@ class _QuotingStyleChanged(Exception):
 class _FileBytesForCopy(io.RawIOBase):
     """The file's bytes after its header line, for COPY, hashed (header included) and style-checked."""
 
-    def __init__(self, path: Path, header: bytes):
+    def __init__(self, path: Path, header: bytes, hashing: bool = True):
         self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self.mtime_ns = os.fstat(self._file.fileno()).st_mtime_ns
+        self._hashing = hashing
+        stat = os.fstat(self._file.fileno())
+        self.mtime_ns = stat.st_mtime_ns
+        self.identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
         self.sha256 = hashlib.sha256(self._file.read(len(header)))
         self.size = len(header)
         self._first = self._file.read(CHUNK_BYTES)
@@ -74,13 +82,37 @@ class _FileBytesForCopy(io.RawIOBase):
                 self.style_changed = True
                 raise _QuotingStyleChanged
             self._previous_byte = chunk[-1:]
-            self.sha256.update(chunk)
+            if self._hashing:
+                self.sha256.update(chunk)
             self.size += len(chunk)
         return chunk
 
     def close(self) -> None:
         self._file.close()
         super().close()
+
+
+class _NumberedLines(_FileBytesForCopy):
+    """The same bytes with `raw_id,file_row,` in front of each line (line n of the data is file row n).
+
+    Exact only while every CSV record is one line; the caller compares COPY's record count with `lines`.
+    """
+
+    def __init__(self, path: Path, header: bytes, raw_id_base: int):
+        super().__init__(path, header, hashing=False)  # the staging connection hashes the file
+        self._base = raw_id_base
+        self.lines = 0
+        self._partial = b""
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = super().read(size)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop() if chunk else b""
+        if not chunk and lines == [b""]:
+            return b""  # end of file (a last line without a newline was returned with one added)
+        first, base = self.lines + 1, self._base
+        self.lines += len(lines)
+        return b"".join([b"%d,%d,%s\n" % (base + n, n, line) for n, line in enumerate(lines, first)])
 
 
 def _plain_header(path: Path) -> tuple[bytes, list[str]] | None:
@@ -117,7 +149,14 @@ def _stage_with_postgresql(cur: psycopg2.extensions.cursor, path: Path) -> Stage
     finally:
         source.close()
     cur.execute("RELEASE SAVEPOINT fast_staging")
-    return StagedFile(rows, source.sha256.hexdigest(), source.size, source.mtime_ns, "postgresql")
+    return StagedFile(
+        rows,
+        source.sha256.hexdigest(),
+        source.size,
+        source.mtime_ns,
+        "postgresql",
+        file_identity=source.identity,
+    )
 
 
 def _stage_with_python(cur: psycopg2.extensions.cursor, path: Path, params: dict) -> StagedFile:
@@ -141,6 +180,45 @@ def _stage_with_python(cur: psycopg2.extensions.cursor, path: Path, params: dict
         "python",
         stream.ignored_columns,
     )
+
+
+@dataclass
+class RawEventsCopy:
+    """What the direct COPY into etl.raw_events did: rows copied, and the file version it read."""
+
+    rows: int
+    file_identity: tuple[int, int, int, int]
+
+
+def copy_file_into_raw_events(
+    cur: psycopg2.extensions.cursor, path: Path, raw_id_base: int
+) -> RawEventsCopy | None:
+    """COPY the file's bytes straight into etl.raw_events (numbered from `raw_id_base`); None when it cannot.
+
+    A savepoint keeps a failed attempt from leaving anything; the caller keeps a successful one only when the
+    staging of the same file version agrees on every row (see `batch_loader`).
+    """
+    header = _plain_header(path)
+    if header is None:
+        return None
+    line, names = header
+    cur.execute("SAVEPOINT raw_events_copy")
+    source = _NumberedLines(path, line, raw_id_base)
+    try:
+        cur.copy_expert(q.copy_file_into_raw_events(names, source.backslash_escapes).as_string(cur), source)
+        rows = cur.rowcount
+    except psycopg2.Error as err:
+        if not (source.style_changed or isinstance(err, psycopg2.DataError)):
+            raise
+        cur.execute("ROLLBACK TO SAVEPOINT raw_events_copy")
+        return None
+    finally:
+        source.close()
+    if rows != source.lines:  # a record spanning lines: the numbering is off
+        cur.execute("ROLLBACK TO SAVEPOINT raw_events_copy")
+        return None
+    cur.execute("RELEASE SAVEPOINT raw_events_copy")
+    return RawEventsCopy(rows, source.identity)
 
 
 def stage_file(cur: psycopg2.extensions.cursor, path: Path, params: dict) -> StagedFile:

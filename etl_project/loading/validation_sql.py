@@ -4,11 +4,13 @@ Validation runs inside PostgreSQL, set-based, so a batch of a million rows never
 Values travel as bound parameters (`%(batch_id)s`, `%(raw_id_base)s`); identifiers and constants come only
 from the schema declarations (composed with `psycopg2.sql`), never from file names or file contents.
 
-The flow, per batch and inside one transaction:
+The flow, per batch (see `batch_loader` for the two connections that run it):
 1. the file is staged in the temporary table `staged_rows` (payload already parsed as jsonb);
-2. rows with a valid envelope go to `etl.raw_events`, the others to `etl.rejected_events`;
+2. rows with an invalid envelope leave `staged_rows` for `batch_rejections`; the rest are the raw events;
 3. for each event type, `validated_events` gets every event with its rejection reason (NULL when valid) and
-   its typed values, which then go to the event table or to `etl.rejected_events`.
+   its typed values; valid rows are copied to the event table (entities through `batch_<table>`, where they
+   get their ids and where later event types find them as references), the others to `batch_rejections`,
+   which is copied to `etl.rejected_events` at the end.
 
 A batch's raw events are numbered `raw_id_base + file_row`: one contiguous raw_id range per load, which is
 how a batch's rows are found and replaced without a text index on batch_id.
@@ -18,6 +20,8 @@ metadata counts.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from psycopg2 import sql
 
@@ -35,6 +39,19 @@ RAW_ID_RANGE = 1 << 32
 STAGED_ROWS = sql.Identifier("staged_rows")
 STAGED_TEXT = sql.Identifier("staged_text")
 VALIDATED = sql.Identifier("validated_events")
+REJECTIONS = sql.Identifier("batch_rejections")
+#: Columns of `etl.rejected_events` a load fills, in `batch_rejections`' order.
+REJECTION_COLUMNS = (
+    "raw_id",
+    "batch_id",
+    "batch_created_at",
+    "rejection_reason",
+    "payload",
+    "event_type",
+    "file_row",
+)
+#: Columns of `etl.raw_events`, in the order a load copies them.
+RAW_EVENT_COLUMNS = ("raw_id", "file_row", "batch_id", "event_type", "payload", "batch_created_at")
 
 #: Entity tables accept an optional explicit `id` in the payload; `"id": null` counts as no id.
 ID_FIELD = PayloadField("id", FieldType.INTEGER, required=False, must_be_positive=True)
@@ -67,15 +84,40 @@ def create_staged_rows() -> sql.Composed:
     ).format(STAGED_ROWS)
 
 
+def _csv_format(backslash_escapes: bool) -> sql.Composable:
+    return sql.SQL("FORMAT csv, ESCAPE E'\\\\'" if backslash_escapes else "FORMAT csv")
+
+
 def copy_file_into_staged_rows(columns: list[str], backslash_escapes: bool) -> sql.Composed:
     """COPY of the file's own bytes (after its header line), PostgreSQL parsing CSV and JSON.
 
     `columns` are the header's names in file order (already checked against the four known ones).
     """
-    escape = sql.SQL(", ESCAPE E'\\\\'") if backslash_escapes else sql.SQL("")
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv{})").format(
-        STAGED_ROWS, sql.SQL(", ").join(map(sql.Identifier, columns)), escape
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH ({})").format(
+        STAGED_ROWS, sql.SQL(", ").join(map(sql.Identifier, columns)), _csv_format(backslash_escapes)
     )
+
+
+def create_batch_rejections() -> sql.Composed:
+    """Where a load collects its rejected rows (with reasons) until they are copied to etl.rejected_events."""
+    return sql.SQL(
+        "CREATE TEMP TABLE {} (raw_id bigint, batch_id text, batch_created_at timestamp, rejection_reason text, "
+        "payload text, event_type text, file_row integer) ON COMMIT DROP"
+    ).format(REJECTIONS)
+
+
+def create_batch_table(table: str) -> sql.Composed:
+    """Where a load keeps one entity table's valid rows: their ids are assigned here, and later event types of
+    the batch find them here as references before they reach `etl.<table>`."""
+    return sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(batch_table(table), _table(table))
+
+
+def batch_table(table: str) -> sql.Identifier:
+    return sql.Identifier(f"batch_{table}")
+
+
+def analyze_batch_table(table: str) -> sql.Composed:
+    return sql.SQL("ANALYZE {}").format(batch_table(table))
 
 
 def create_staged_text() -> sql.Composed:
@@ -119,14 +161,13 @@ def reject_unparsable_text_rows() -> sql.Composed:
     ).format(_envelope_reason(sql.SQL("WHEN true THEN 'malformed JSON: payload is not valid JSON'")))
     return sql.SQL(
         """
-        INSERT INTO etl.rejected_events
-            (raw_id, batch_id, batch_created_at, rejection_reason, payload, event_type, file_row)
+        INSERT INTO {rejections}
         SELECT NULL, %(batch_id)s, CASE WHEN {created_ok} THEN s.batch_created_at::timestamp END,
                {reason}, s.payload, s.event_type, s.file_row
         FROM {staged_text} s
         WHERE s.parse_error IS NOT NULL OR NOT pg_input_is_valid(s.payload, 'jsonb')
         """
-    ).format(created_ok=_BATCH_CREATED_AT_OK, reason=reason, staged_text=STAGED_TEXT)
+    ).format(rejections=REJECTIONS, created_ok=_BATCH_CREATED_AT_OK, reason=reason, staged_text=STAGED_TEXT)
 
 
 def move_parsable_text_rows() -> sql.Composed:
@@ -138,10 +179,6 @@ def move_parsable_text_rows() -> sql.Composed:
         WHERE parse_error IS NULL AND pg_input_is_valid(payload, 'jsonb')
         """
     ).format(staged_rows=STAGED_ROWS, staged_text=STAGED_TEXT)
-
-
-def count_staged_rows() -> sql.Composed:
-    return sql.SQL("SELECT count(*) FROM {}").format(STAGED_ROWS)
 
 
 def analyze_staged_rows() -> sql.Composed:
@@ -173,19 +210,40 @@ _ENVELOPE_OK = sql.SQL(
 ).format(valid=VALID_CREATED_AT, known=_KNOWN_TYPES)
 
 
-def insert_raw_events() -> sql.Composed:
+def copy_file_into_raw_events(columns: list[str], backslash_escapes: bool) -> sql.Composed:
+    """COPY of the file's own bytes straight into etl.raw_events, each line prefixed with `raw_id,file_row,`.
+
+    `columns` are the header's names in file order. Kept only when the staging of the same file agrees row for
+    row (see `batch_loader`); otherwise the raw events are copied from the staging table instead.
+    """
+    return sql.SQL("COPY etl.raw_events (raw_id, file_row, {}) FROM STDIN WITH ({})").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), _csv_format(backslash_escapes)
+    )
+
+
+def copy_staged_raw_events_out() -> sql.Composed:
+    """The staged rows with a valid envelope (the others have left `staged_rows`), as etl.raw_events rows."""
     return sql.SQL(
-        """
-        INSERT INTO etl.raw_events (raw_id, batch_id, event_type, payload, batch_created_at, file_row)
-        SELECT %(raw_id_base)s + s.file_row, %(batch_id)s, s.event_type, s.payload,
-               s.batch_created_at::timestamp, s.file_row
-        FROM {staged_rows} s WHERE {ok}
-        """
-    ).format(staged_rows=STAGED_ROWS, ok=_ENVELOPE_OK)
+        "COPY (SELECT (%(raw_id_base)s + s.file_row)::bigint, s.file_row, s.batch_id, s.event_type, s.payload, "
+        "s.batch_created_at::timestamp FROM {} s ORDER BY s.file_row) TO STDOUT WITH (FORMAT binary)"
+    ).format(STAGED_ROWS)
+
+
+def copy_into(table: str, columns: tuple[str, ...]) -> sql.Composed:
+    """COPY of rows sent by the load's validating connection (binary, column types as in the table)."""
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
+        _table(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+def copy_rejections_out() -> sql.Composed:
+    return sql.SQL("COPY (SELECT {} FROM {} ORDER BY file_row) TO STDOUT WITH (FORMAT binary)").format(
+        sql.SQL(", ").join(map(sql.Identifier, REJECTION_COLUMNS)), REJECTIONS
+    )
 
 
 def reject_envelopes() -> sql.Composed:
-    """Rows that did not enter raw_events, with the reason; then they leave the staging table."""
+    """Rows that cannot be raw events, with the reason; they leave the staging table."""
     reason = _envelope_reason(
         sql.SQL(
             "WHEN jsonb_typeof(s.payload) <> 'object' THEN 'malformed JSON: payload is not a JSON object'"
@@ -194,13 +252,18 @@ def reject_envelopes() -> sql.Composed:
     return sql.SQL(
         """
         WITH bad AS (DELETE FROM {staged_rows} s WHERE {ok} IS NOT TRUE RETURNING s.*)
-        INSERT INTO etl.rejected_events
-            (raw_id, batch_id, batch_created_at, rejection_reason, payload, event_type, file_row)
+        INSERT INTO {rejections}
         SELECT NULL, %(batch_id)s, CASE WHEN {created_ok} THEN s.batch_created_at::timestamp END,
                {reason}, s.payload::text, s.event_type, s.file_row
         FROM bad s
         """
-    ).format(staged_rows=STAGED_ROWS, ok=_ENVELOPE_OK, created_ok=_BATCH_CREATED_AT_OK, reason=reason)
+    ).format(
+        staged_rows=STAGED_ROWS,
+        rejections=REJECTIONS,
+        ok=_ENVELOPE_OK,
+        created_ok=_BATCH_CREATED_AT_OK,
+        reason=reason,
+    )
 
 
 # --- 3. payloads -------------------------------------------------------------------------------------------
@@ -298,12 +361,36 @@ def reference_categories(schema: EventSchema) -> list[str]:
     return [f"unknown {f.name}" for f in schema.fields if f.references]
 
 
-def staged_events(schema: EventSchema) -> sql.Composed:
-    """The batch's events of one type, from the staging table."""
+def staged_events(schema: EventSchema, page_range: bool = False) -> sql.Composed:
+    """The batch's events of one type, from the staging table; with `page_range`, only those stored from
+    tuple id `%(first_tid)s` up to `%(end_tid)s` (exclusive), read by a TID range scan."""
+    pages = sql.SQL(" AND s.ctid >= %(first_tid)s::tid AND s.ctid < %(end_tid)s::tid")
     return sql.SQL(
         "SELECT %(raw_id_base)s + s.file_row AS raw_id, s.file_row, s.batch_created_at::timestamp AS batch_created_at, "
-        "s.payload FROM {} s WHERE s.event_type = {}"
-    ).format(STAGED_ROWS, sql.Literal(schema.event_type))
+        "s.payload FROM {} s WHERE s.event_type = {}{}"
+    ).format(STAGED_ROWS, sql.Literal(schema.event_type), pages if page_range else sql.SQL(""))
+
+
+def staged_pages() -> sql.Composed:
+    return sql.SQL("SELECT pg_relation_size({}) / current_setting('block_size')::int").format(
+        sql.Literal("staged_rows")
+    )
+
+
+def committed_rows(table: str) -> sql.Composed:
+    """References resolve against the table as it stands (a replay: the batch's own rows are in it)."""
+    return _table(table)
+
+
+def rows_visible_to_batch(table: str) -> sql.Composed:
+    """References of a batch being loaded resolve against other batches' rows and this batch's valid ones.
+
+    Other batches only: the earlier load of this batch is being replaced (its rows are deleted by the same load).
+    """
+    return sql.SQL(
+        "(SELECT id, batch_id FROM {table} WHERE batch_id <> %(batch_id)s "
+        "UNION ALL SELECT id, batch_id FROM {batch})"
+    ).format(table=_table(table), batch=batch_table(table))
 
 
 def late_reference_events(schema: EventSchema) -> sql.Composed:
@@ -321,11 +408,16 @@ def late_reference_events(schema: EventSchema) -> sql.Composed:
     )
 
 
-def validate_events(schema: EventSchema, events: sql.Composable) -> sql.Composed:
+def validate_events(
+    schema: EventSchema,
+    events: sql.Composable,
+    rows_of: Callable[[str], sql.Composable] = committed_rows,
+) -> sql.Composed:
     """Create `validated_events` from `events`: each with its rejection reason (NULL when valid) and typed values.
 
     Field checks run first, in declaration order, on values extracted once per row; then references to other
-    tables (loaded before this one, so rows of the same batch count) and, for entity tables, duplicate ids.
+    tables (loaded before this one, so rows of the same batch count) and, for entity tables, duplicate ids;
+    `rows_of(table)` is the relation (with `id` and `batch_id`) those two look in.
     The payload is kept only for rejected rows, which is all that needs it.
     """
     fields = _checked_fields(schema)
@@ -349,7 +441,7 @@ def validate_events(schema: EventSchema, events: sql.Composable) -> sql.Composed
         alias = sql.Identifier(f"ref_{field.name}")
         joins.append(
             sql.SQL("LEFT JOIN {table} {alias} ON {alias}.id = v.{column}").format(
-                table=_table(field.references), alias=alias, column=sql.Identifier(field.name)
+                table=rows_of(field.references), alias=alias, column=sql.Identifier(field.name)
             )
         )
         late_checks.append(
@@ -360,7 +452,7 @@ def validate_events(schema: EventSchema, events: sql.Composable) -> sql.Composed
             )
         )
     if schema.is_entity:
-        joins.append(sql.SQL("LEFT JOIN {} existing ON existing.id = v.id").format(_table(schema.table)))
+        joins.append(sql.SQL("LEFT JOIN {} existing ON existing.id = v.id").format(rows_of(schema.table)))
         late_checks.append(
             sql.SQL(
                 "CASE WHEN existing.id IS NOT NULL THEN 'duplicate id: ' || existing.id || "
@@ -442,15 +534,60 @@ def advance_id_sequence(schema: EventSchema) -> sql.Composed:
     ).format(name=sql.Literal(f"etl.{schema.table}"), validated=VALIDATED)
 
 
+def event_columns(schema: EventSchema) -> tuple[str, ...]:
+    """Columns of the schema's table a load fills (an entity's id included: the load assigns it)."""
+    ids = ("id",) if schema.is_entity else ()
+    return ("raw_id", "batch_id", "batch_created_at", *ids, *(f.name for f in schema.fields))
+
+
+def keep_valid_entities(schema: EventSchema, id_sequence: str) -> sql.Composed:
+    """The valid rows of `validated_events` into `batch_<table>`, in file order; rows without an id take the
+    next one of the table's sequence (after `advance_id_sequence` moved it past the explicit ones)."""
+    assert schema.is_entity, schema.table
+    columns = event_columns(schema)
+    values = [
+        sql.SQL("coalesce(id, nextval({}::regclass))").format(sql.Literal(id_sequence))
+        if name == "id"
+        else sql.SQL("%(batch_id)s")
+        if name == "batch_id"
+        else sql.Identifier(name)
+        for name in columns
+    ]
+    return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE reason IS NULL ORDER BY file_row").format(
+        batch_table(schema.table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(values),
+        VALIDATED,
+    )
+
+
+def id_sequence_of(schema: EventSchema) -> sql.Composed:
+    return sql.SQL("SELECT pg_get_serial_sequence({}, 'id')").format(sql.Literal(f"etl.{schema.table}"))
+
+
+def copy_valid_events_out(schema: EventSchema) -> sql.Composed:
+    """The rows the load's writing connection copies into the schema's table (`copy_into`), in file order."""
+    columns = event_columns(schema)
+    if schema.is_entity:
+        source = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), batch_table(schema.table)
+        )
+    else:
+        values = [sql.SQL("%(batch_id)s::text") if c == "batch_id" else sql.Identifier(c) for c in columns]
+        source = sql.SQL("SELECT {} FROM {} WHERE reason IS NULL ORDER BY file_row").format(
+            sql.SQL(", ").join(values), VALIDATED
+        )
+    return sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT binary)").format(source)
+
+
 def reject_invalid_events(schema: EventSchema) -> sql.Composed:
     return sql.SQL(
         """
-        INSERT INTO etl.rejected_events
-            (raw_id, batch_id, batch_created_at, rejection_reason, payload, event_type, file_row)
+        INSERT INTO {rejections}
         SELECT raw_id, %(batch_id)s, batch_created_at, reason, payload::text, {event_type}, file_row
         FROM {validated} WHERE reason IS NOT NULL
         """
-    ).format(validated=VALIDATED, event_type=sql.Literal(schema.event_type))
+    ).format(rejections=REJECTIONS, validated=VALIDATED, event_type=sql.Literal(schema.event_type))
 
 
 def drop_validated() -> sql.Composed:
