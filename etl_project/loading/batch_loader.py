@@ -7,14 +7,16 @@ duplicates), COPYs the file straight into etl.raw_events, then COPYs in what the
 bad envelopes and validates each event type with the SQL generated from the event schemas, sending each
 table's valid rows and, last, every rejected row with its reason. The two run at the same time on two server
 processes, and the validator sends the largest table in slices so that the writer inserts one slice while the
-next is validated. A crash anywhere rolls the writer's transaction back: nothing of the batch is left.
+next is validated; when its own COPY of the file stands, the writer validates slices too (from raw_events),
+taking them from the other end of the same queue. A crash anywhere rolls the writer's transaction back:
+nothing of the batch is left.
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -128,16 +130,26 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             _delete_previous_load(cur, batch_id)
             cur.execute("SELECT nextval('etl.batch_load_seq') * %s", (q.RAW_ID_RANGE,))
             params = {"batch_id": batch_id, "raw_id_base": cur.fetchone()[0]}
+            cur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))
             writer = _Writer(conn, cur)
             try:
                 raw_copy = writer.submit(copy_file_into_raw_events, path, params["raw_id_base"])
                 staged, envelope_rejects = _stage(vcur, path, params)
+                raw_stands: bool | None = None  # known once the writer's COPY has ended
                 for schema in EVENT_SCHEMAS:
-                    _validate_and_send(vcur, writer, schema, staged, params)
+                    if schema.is_entity:
+                        _validate_entities(vcur, writer, schema, params)
+                        continue
+                    if raw_stands is None:
+                        raw_stands = _raw_copy_stands(raw_copy.result(), staged, envelope_rejects)
+                    _validate_in_slices(vcur, writer, schema, staged, params, writer_helps=raw_stands)
                 writer.send(vcur, q.copy_rejections_out(), "rejected_events", q.REJECTION_COLUMNS, params)
-                raw_events = _keep_or_replace_raw_events(
-                    vcur, writer, raw_copy.result(), staged, envelope_rejects, params
-                )
+                if raw_stands is None:
+                    raw_stands = _raw_copy_stands(raw_copy.result(), staged, envelope_rejects)
+                if raw_stands:
+                    raw_events = raw_copy.result().rows
+                else:
+                    raw_events = _replace_raw_events(vcur, writer, raw_copy.result(), params)
                 loaded = writer.finish()
             except BaseException:
                 writer.abort()
@@ -203,6 +215,10 @@ class _Writer:
             raise
         self._copies.append((table, self.submit(_copy_spool_into, spool, table, columns)))
 
+    def validate_slices(self, schema: EventSchema, slices: deque[_Slice], params: dict) -> None:
+        """Have the writer validate slices of `schema` too (see `_validate_slices_on_writer`)."""
+        self._copies.append((schema.table, self.submit(_validate_slices_on_writer, schema, slices, params)))
+
     def finish(self) -> Counter[str]:
         """Wait for every step; rows COPYed in per table. The first failed step's error is raised."""
         self._thread.shutdown(wait=True)
@@ -242,62 +258,121 @@ def _stage(vcur: psycopg2.extensions.cursor, path: Path, params: dict) -> tuple[
     return staged, envelope_rejects
 
 
-def _validate_and_send(
-    vcur: psycopg2.extensions.cursor, writer: _Writer, schema: EventSchema, staged: StagedFile, params: dict
+def _validate_entities(
+    vcur: psycopg2.extensions.cursor, writer: _Writer, schema: EventSchema, params: dict
 ) -> None:
-    """Validate one event type and send its valid rows to the writer.
+    """Validate an entity type at once (duplicate ids are looked for across the batch), give the valid rows
+    their ids in file order, and send them to the writer."""
+    vcur.execute(q.validate_events(schema, q.staged_events(schema), q.rows_visible_to_batch), params)
+    vcur.execute(q.advance_id_sequence(schema))
+    vcur.execute(q.id_sequence_of(schema))
+    vcur.execute(q.keep_valid_entities(schema, vcur.fetchone()[0]), params)
+    vcur.execute(q.analyze_batch_table(schema.table))  # sizes for the planner of later references to it
+    vcur.execute(q.reject_invalid_events(schema), params)
+    writer.send(vcur, q.copy_valid_events_out(schema), schema.table, q.event_columns(schema), params)
+    vcur.execute(q.drop_validated())
 
-    Entities at once: duplicate ids are looked for across the batch and ids are assigned in file order. Other
-    tables in slices of the staging table, so that the writer inserts one while the next is validated.
+
+@dataclass
+class _Slice:
+    """Pages `[first_page, end_page)` of the staging table; with `writer_helps`, also its file rows."""
+
+    first_page: int
+    end_page: int
+    first_row: int = 0
+    end_row: int = 0
+
+
+def _validate_in_slices(
+    vcur: psycopg2.extensions.cursor,
+    writer: _Writer,
+    schema: EventSchema,
+    staged: StagedFile,
+    params: dict,
+    writer_helps: bool,
+) -> None:
+    """Validate a non-entity type slice by slice, sending each slice's valid rows to the writer.
+
+    With `writer_helps`, the writer validates slices from the other end of the queue (from its raw_events).
     """
+    slices = deque(_slices(vcur, staged, with_rows=writer_helps))
+    if writer_helps:
+        writer.validate_slices(schema, slices, params)
     columns = q.event_columns(schema)
-    if schema.is_entity:
-        vcur.execute(q.validate_events(schema, q.staged_events(schema), q.rows_visible_to_batch), params)
-        vcur.execute(q.advance_id_sequence(schema))
-        vcur.execute(q.id_sequence_of(schema))
-        vcur.execute(q.keep_valid_entities(schema, vcur.fetchone()[0]), params)
-        vcur.execute(q.analyze_batch_table(schema.table))  # sizes for the planner of later references to it
-        vcur.execute(q.reject_invalid_events(schema), params)
-        writer.send(vcur, q.copy_valid_events_out(schema), schema.table, columns, params)
-        vcur.execute(q.drop_validated())
-        return
-    vcur.execute(q.staged_pages())
-    pages = vcur.fetchone()[0]
-    step = max(1, math.ceil(pages / max(1, math.ceil(staged.rows_read / SLICE_ROWS))))
-    for first in range(0, max(pages, 1), step):
-        end = first + step if first + step < pages else pages + 1
-        slice_params = {**params, "first_tid": f"({first},0)", "end_tid": f"({end},0)"}
-        events = q.staged_events(schema, page_range=True)
+    events = q.staged_events(schema, page_range=True)
+    while slices:
+        try:
+            part = slices.popleft()
+        except IndexError:  # the writer took the last one
+            break
+        slice_params = {**params, "first_tid": f"({part.first_page},0)", "end_tid": f"({part.end_page},0)"}
         vcur.execute(q.validate_events(schema, events, q.rows_visible_to_batch), slice_params)
         vcur.execute(q.reject_invalid_events(schema), slice_params)
         writer.send(vcur, q.copy_valid_events_out(schema), schema.table, columns, slice_params)
         vcur.execute(q.drop_validated())
 
 
-def _keep_or_replace_raw_events(
-    vcur: psycopg2.extensions.cursor,
-    writer: _Writer,
-    raw_copy: RawEventsCopy | None,
-    staged: StagedFile,
-    envelope_rejects: int,
-    params: dict,
-) -> int:
-    """The number of raw events, after making sure they are exactly the staged rows with a valid envelope.
+def _slices(vcur: psycopg2.extensions.cursor, staged: StagedFile, with_rows: bool) -> list[_Slice]:
+    """About SLICE_ROWS staged rows each, by pages; `with_rows` also finds their file rows (the staging table
+    then holds the file in order, every row, as the writer's raw_events do)."""
+    vcur.execute(q.staged_pages())
+    pages = vcur.fetchone()[0]
+    step = max(1, math.ceil(pages / max(1, math.ceil(staged.rows_read / SLICE_ROWS))))
+    slices = [_Slice(first, first + step) for first in range(0, max(pages, 1), step)]
+    slices[-1].end_page = pages + 1
+    if with_rows:
+        for part in slices:
+            vcur.execute(
+                q.first_staged_row_on_page(),
+                {"first_tid": f"({part.first_page},0)", "end_tid": f"({part.first_page + 1},0)"},
+            )
+            part.first_row = vcur.fetchone()[0] or 1
+        for part, following in zip(slices, slices[1:], strict=False):
+            part.end_row = following.first_row
+        slices[-1].end_row = staged.rows_read + 1
+    return slices
 
-    The writer's direct COPY stands when PostgreSQL staged the same file version with as many rows and no
-    envelope was rejected; otherwise it is replaced by the staged rows themselves.
-    """
-    if (
+
+def _validate_slices_on_writer(
+    cur: psycopg2.extensions.cursor, schema: EventSchema, slices: deque[_Slice], params: dict
+) -> int:
+    """The writer's share: slices taken from the end of the queue, validated from its own raw_events with the
+    same SQL, inserted and rejected directly. Returns rows inserted."""
+    loaded = 0
+    while True:
+        try:
+            part = slices.pop()
+        except IndexError:
+            return loaded
+        slice_params = {**params, "first_row": part.first_row, "end_row": part.end_row}
+        cur.execute(q.validate_events(schema, q.raw_events_of_rows(schema)), slice_params)
+        cur.execute(q.insert_valid_events(schema, explicit_ids=False), slice_params)
+        loaded += cur.rowcount
+        cur.execute(q.reject_invalid_events(schema, into=q.REJECTED_EVENTS), slice_params)
+        cur.execute(q.drop_validated())
+
+
+def _raw_copy_stands(raw_copy: RawEventsCopy | None, staged: StagedFile, envelope_rejects: int) -> bool:
+    """The writer's direct COPY is the batch's raw events when PostgreSQL staged the same file version with as
+    many rows and no envelope was rejected."""
+    return (
         raw_copy is not None
         and staged.file_identity == raw_copy.file_identity
         and raw_copy.rows == staged.rows_read
         and envelope_rejects == 0
-    ):
-        return raw_copy.rows
+    )
+
+
+def _replace_raw_events(
+    vcur: psycopg2.extensions.cursor, writer: _Writer, raw_copy: RawEventsCopy | None, params: dict
+) -> int:
+    """The staged rows with a valid envelope become the raw events (after removing the writer's own COPY)."""
     if raw_copy is not None:
         writer.submit(_delete_load, "raw_events", params["raw_id_base"])
+    vcur.execute(q.count_staged_rows())
+    rows = vcur.fetchone()[0]
     writer.send(vcur, q.copy_staged_raw_events_out(), "raw_events", q.RAW_EVENT_COLUMNS, params)
-    return staged.rows_read - envelope_rejects
+    return rows
 
 
 def _delete_load(cur: psycopg2.extensions.cursor, table: str, raw_id_base: int) -> None:

@@ -40,6 +40,7 @@ STAGED_ROWS = sql.Identifier("staged_rows")
 STAGED_TEXT = sql.Identifier("staged_text")
 VALIDATED = sql.Identifier("validated_events")
 REJECTIONS = sql.Identifier("batch_rejections")
+REJECTED_EVENTS = sql.SQL("etl.rejected_events")
 #: Columns of `etl.rejected_events` a load fills, in `batch_rejections`' order.
 REJECTION_COLUMNS = (
     "raw_id",
@@ -179,6 +180,10 @@ def move_parsable_text_rows() -> sql.Composed:
         WHERE parse_error IS NULL AND pg_input_is_valid(payload, 'jsonb')
         """
     ).format(staged_rows=STAGED_ROWS, staged_text=STAGED_TEXT)
+
+
+def count_staged_rows() -> sql.Composed:
+    return sql.SQL("SELECT count(*) FROM {}").format(STAGED_ROWS)
 
 
 def analyze_staged_rows() -> sql.Composed:
@@ -369,6 +374,21 @@ def staged_events(schema: EventSchema, page_range: bool = False) -> sql.Composed
         "SELECT %(raw_id_base)s + s.file_row AS raw_id, s.file_row, s.batch_created_at::timestamp AS batch_created_at, "
         "s.payload FROM {} s WHERE s.event_type = {}{}"
     ).format(STAGED_ROWS, sql.Literal(schema.event_type), pages if page_range else sql.SQL(""))
+
+
+def first_staged_row_on_page() -> sql.Composed:
+    return sql.SQL(
+        "SELECT min(file_row) FROM {} WHERE ctid >= %(first_tid)s::tid AND ctid < %(end_tid)s::tid"
+    ).format(STAGED_ROWS)
+
+
+def raw_events_of_rows(schema: EventSchema) -> sql.Composed:
+    """The load's raw events of one type from file rows `%(first_row)s` up to `%(end_row)s` (exclusive)."""
+    return sql.SQL(
+        "SELECT r.raw_id, r.file_row, r.batch_created_at, r.payload FROM etl.raw_events r "
+        "WHERE r.raw_id >= %(raw_id_base)s + %(first_row)s AND r.raw_id < %(raw_id_base)s + %(end_row)s "
+        "AND r.event_type = {}"
+    ).format(sql.Literal(schema.event_type))
 
 
 def staged_pages() -> sql.Composed:
@@ -580,14 +600,20 @@ def copy_valid_events_out(schema: EventSchema) -> sql.Composed:
     return sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT binary)").format(source)
 
 
-def reject_invalid_events(schema: EventSchema) -> sql.Composed:
+def reject_invalid_events(schema: EventSchema, into: sql.Composable = REJECTIONS) -> sql.Composed:
+    """The invalid rows of `validated_events`, with their reasons, into `batch_rejections` (or `into`)."""
     return sql.SQL(
         """
-        INSERT INTO {rejections}
+        INSERT INTO {into} ({columns})
         SELECT raw_id, %(batch_id)s, batch_created_at, reason, payload::text, {event_type}, file_row
         FROM {validated} WHERE reason IS NOT NULL
         """
-    ).format(rejections=REJECTIONS, validated=VALIDATED, event_type=sql.Literal(schema.event_type))
+    ).format(
+        into=into,
+        columns=sql.SQL(", ").join(map(sql.Identifier, REJECTION_COLUMNS)),
+        validated=VALIDATED,
+        event_type=sql.Literal(schema.event_type),
+    )
 
 
 def drop_validated() -> sql.Composed:
