@@ -326,7 +326,8 @@ def _slices(vcur: psycopg2.extensions.cursor, staged: StagedFile, with_rows: boo
                 q.first_staged_row_on_page(),
                 {"first_tid": f"({part.first_page},0)", "end_tid": f"({part.first_page + 1},0)"},
             )
-            part.first_row = vcur.fetchone()[0] or 1
+            first_row = vcur.fetchone()[0]  # None: an empty page, past the end of the file's rows
+            part.first_row = staged.rows_read + 1 if first_row is None else first_row
         for part, following in zip(slices, slices[1:], strict=False):
             part.end_row = following.first_row
         slices[-1].end_row = staged.rows_read + 1
