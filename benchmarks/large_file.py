@@ -184,7 +184,7 @@ def measure_worker(
 _DESCRIPTIONS = {
     "psql_copy": r"psql \copy into the legacy etl.raw_events (identity PK + 4 columns, no validation)",
     "pandas": "pandas read_csv + json.loads + DataFrame.to_sql (simplified validation)",
-    "platform": "etl_project load_batch (validated, 5 tables, 1 transaction)",
+    "platform": "etl_project load_batch (validated, 5 tables, 1 transaction, writer + validator connections)",
 }
 
 
@@ -357,18 +357,23 @@ def render_profile(platform: MethodResult, psql: MethodResult | None) -> str:
         [f"{small_n} other statements", f"{small_s:.2f}", f"{100 * small_s / total:.1f}%", "", "", "", ""]
     )
     rows.append(
-        ["connect + commit + Python between statements", f"{residual:.2f}", f"{100 * residual / total:.1f}%"]
+        [
+            "connect + commit + waiting for the validator",
+            f"{residual:.2f}",
+            f"{100 * residual / total:.1f}%",
+        ]
         + [""] * 4
     )
     lines = [
-        f"Where load_batch spends its {total:.1f} s (one statement per line; client CPU = this Python process, "
-        "backend CPU = the server process, excluding parallel workers):",
+        f"Where load_batch spends its {total:.1f} s, seen from the writing connection (one statement per line; "
+        "the validating connection works at the same time and shows here as waiting; client CPU = this Python "
+        "process, both threads; backend CPU = the writer's server process):",
         format_table(["step", "s", "share", "rows", "client CPU s", "backend CPU s", "WAL MB"], rows),
     ]
     copy = next((t for t in platform.profile if t["step"].startswith("COPY")), None)
     if copy and psql:
         lines.append(
-            f"The COPY into staging alone takes {copy['seconds'] / psql.wall_s:.2f}x psql \\copy of the whole file; "
+            f"The writer's COPY of the file takes {copy['seconds'] / psql.wall_s:.2f}x psql \\copy of the whole file; "
             f"everything after it {(total - copy['seconds']) / psql.wall_s:.2f}x."
         )
     return "\n".join(lines)
