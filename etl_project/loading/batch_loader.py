@@ -131,6 +131,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             cur.execute("SELECT nextval('etl.batch_load_seq') * %s", (q.RAW_ID_RANGE,))
             params = {"batch_id": batch_id, "raw_id_base": cur.fetchone()[0]}
             cur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))
+            cur.execute("SET LOCAL enable_mergejoin = off")  # as on the validator (see `_stage`)
             writer = _Writer(conn, cur)
             try:
                 raw_copy = writer.submit(copy_file_into_raw_events, path, params["raw_id_base"])
@@ -246,6 +247,9 @@ def _stage(vcur: psycopg2.extensions.cursor, path: Path, params: dict) -> tuple[
     """The validator's first steps: stage the file and reject bad envelopes; return it and how many were."""
     vcur.execute("SET LOCAL TimeZone = 'UTC'")  # naive timestamps in payloads are UTC
     vcur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))  # hash joins of a large batch stay in memory
+    # The planner sorts a slice three times to merge-join it with the ids it references; hashing the referenced
+    # ids instead validates a 200k-row slice in 0.70 s instead of 1.0 s.
+    vcur.execute("SET LOCAL enable_mergejoin = off")
     vcur.execute(q.create_batch_rejections())
     for schema in EVENT_SCHEMAS:
         if schema.is_entity:
