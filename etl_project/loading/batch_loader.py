@@ -1,24 +1,26 @@
 """Loads one batch file into every event table in a single transaction, on two cores.
 
-Two connections share the work. The *writer* (the caller's connection) holds the one transaction that commits
-everything: it locks the batch, deletes whatever an earlier load of it left (so a re-run replaces, never
-duplicates), COPYs the file straight into etl.raw_events, then COPYs in what the validator sends. The
-*validator* (a second connection to the same database, temporary tables only) stages the same file, rejects
-bad envelopes and validates each event type with the SQL generated from the event schemas, sending each
-table's valid rows and, last, every rejected row with its reason. The two run at the same time on two server
-processes, and the validator sends the largest table in slices so that the writer inserts one slice while the
-next is validated; when its own COPY of the file stands, the writer validates slices too (from raw_events),
-taking them from the other end of the same queue. A crash anywhere rolls the writer's transaction back:
-nothing of the batch is left.
+Two connections share the work. First both stage the file (`staging`: a large file in two parts, one per
+connection, into unlogged tables both can read) and move rows with a bad envelope aside. Then the *writer*
+(the caller's connection) opens the one transaction that commits everything: it locks the batch, deletes
+whatever an earlier load of it left (so a re-run replaces, never duplicates), inserts the staged rows into
+etl.raw_events, then inserts what the *validator* (the second connection) sends: each event type validated
+with the SQL generated from the event schemas, entities whole, sales in slices so that the writer inserts one
+slice while the next is validated. Whenever it has nothing else to do, the writer validates slices itself, with
+the same SQL, taking them from the other end of the same queue. Last come the validator's rejections. A crash
+anywhere rolls the writer's transaction back: nothing of the batch is left.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import queue
 import tempfile
+import threading
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -28,8 +30,18 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from etl_project.loading import validation_sql as q
-from etl_project.loading.staging import RawEventsCopy, StagedFile, copy_file_into_raw_events, stage_file
+from etl_project.loading.staging import (
+    StagedFile,
+    StagedPart,
+    StagingTables,
+    autocommit,
+    claim_staging,
+    release_staging,
+    stage_file,
+)
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
+
+logger = logging.getLogger(__name__)
 
 #: Advisory-lock class of "loading a batch"; the second key is the hash of the batch id.
 BATCH_LOCK_CLASS = 7_301_002
@@ -120,37 +132,29 @@ def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> Non
 def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -> BatchLoadReport:
     """Load `path` as batch `batch_id`, replacing any earlier load of it; all or nothing.
 
-    Raises `BatchFileError` (after rolling back) when the file cannot be read at all.
+    Raises `BatchFileError` (nothing loaded) when the file cannot be read at all.
     """
     validator = _open_validator(conn)
+    tables: StagingTables | None = None
     try:
+        with autocommit(validator) as vcur:
+            vcur.execute("SELECT nextval('etl.batch_load_seq')")
+            load_number = vcur.fetchone()[0]
+            tables = claim_staging(vcur, load_number)
+        params = {"batch_id": batch_id, "raw_id_base": load_number * q.RAW_ID_RANGE}
+        staged = stage_file([validator, conn], path, tables, params)
         with conn, conn.cursor() as cur, validator.cursor() as vcur:
             lock_batch(cur, batch_id)
             cur.execute("SET LOCAL TimeZone = 'UTC'")
             _delete_previous_load(cur, batch_id)
-            cur.execute("SELECT nextval('etl.batch_load_seq') * %s", (q.RAW_ID_RANGE,))
-            params = {"batch_id": batch_id, "raw_id_base": cur.fetchone()[0]}
             cur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))
-            cur.execute("SET LOCAL enable_mergejoin = off")  # as on the validator (see `_stage`)
+            cur.execute("SET LOCAL enable_mergejoin = off")  # as on the validator (see `_validate`)
             writer = _Writer(conn, cur)
             try:
-                raw_copy = writer.submit(copy_file_into_raw_events, path, params["raw_id_base"])
-                staged, envelope_rejects = _stage(vcur, path, params)
-                raw_stands: bool | None = None  # known once the writer's COPY has ended
-                for schema in EVENT_SCHEMAS:
-                    if schema.is_entity:
-                        _validate_entities(vcur, writer, schema, params)
-                        continue
-                    if raw_stands is None:
-                        raw_stands = _raw_copy_stands(raw_copy.result(), staged, envelope_rejects)
-                    _validate_in_slices(vcur, writer, schema, staged, params, writer_helps=raw_stands)
-                writer.send(vcur, q.copy_rejections_out(), "rejected_events", q.REJECTION_COLUMNS, params)
-                if raw_stands is None:
-                    raw_stands = _raw_copy_stands(raw_copy.result(), staged, envelope_rejects)
-                if raw_stands:
-                    raw_events = raw_copy.result().rows
-                else:
-                    raw_events = _replace_raw_events(vcur, writer, raw_copy.result(), params)
+                raw_events = writer.submit(_insert_raw_events, staged, params)
+                _validate(vcur, writer, staged, tables, params)
+                validator.commit()  # its rejections become visible to the writer
+                writer.submit(_insert_rejections, tables, params)
                 loaded = writer.finish()
             except BaseException:
                 writer.abort()
@@ -161,7 +165,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
                 checksum_sha256=staged.checksum_sha256,
                 size_bytes=staged.size_bytes,
                 rows_read=staged.rows_read,
-                raw_events=raw_events,
+                raw_events=raw_events.result(),
                 loaded={schema.table: loaded[schema.table] for schema in EVENT_SCHEMAS},
                 raw_id_base=params["raw_id_base"],
                 file_mtime_ns=staged.mtime_ns,
@@ -174,8 +178,21 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             _check_every_row_accounted_for(report)
             _record_file(cur, report, status="loaded", error=None)
     finally:
-        validator.close()
+        _close_validator(validator, tables)
     return report
+
+
+def _close_validator(validator: psycopg2.extensions.connection, tables: StagingTables | None) -> None:
+    """Drop the load's staging tables and close the validating connection, whatever happened before."""
+    try:
+        if tables is not None:
+            validator.rollback()
+            with autocommit(validator) as vcur:
+                release_staging(vcur, tables)
+    except psycopg2.Error as err:  # the next load drops them (the lock went with the connection)
+        logger.warning("could not drop the staging tables of load %s: %s", tables.load_number, err)
+    finally:
+        validator.close()
 
 
 def _open_validator(conn: psycopg2.extensions.connection) -> psycopg2.extensions.connection:
@@ -186,18 +203,60 @@ def _open_validator(conn: psycopg2.extensions.connection) -> psycopg2.extensions
 class _Writer:
     """Runs the writer's steps in order on a thread of its own, while the caller drives the validator.
 
-    psycopg2 releases the GIL while PostgreSQL works, so the two connections' server processes run at once.
+    When no step is waiting, the thread does `idle_work` (validating slices), so that the rows the validator
+    sends are inserted as soon as they arrive. psycopg2 releases the GIL while PostgreSQL works, so the two
+    connections' server processes run at once.
     """
 
     def __init__(self, conn: psycopg2.extensions.connection, cur: psycopg2.extensions.cursor):
         self._conn = conn
         self._cur = cur
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
+        self._steps: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._idle_work: Callable[[psycopg2.extensions.cursor], bool] | None = None
+        self._idle_rows: Counter[str] = Counter()
+        self._failure: BaseException | None = None
         self._copies: list[tuple[str, Future[int]]] = []
+        self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._steps.get_nowait() if self._idle_work else self._steps.get()
+            except queue.Empty:
+                self._work_when_idle()
+                continue
+            if item is None:
+                return
+            future, step, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            if self._failure is not None:  # the transaction is lost: later steps would fail anyway
+                future.set_exception(self._failure)
+                continue
+            try:
+                future.set_result(step(self._cur, *args))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the step
+                self._failure = exc
+                future.set_exception(exc)
+
+    def _work_when_idle(self) -> None:
+        assert self._idle_work is not None
+        try:
+            more = self._failure is None and self._idle_work(self._cur)
+        except BaseException as exc:  # noqa: BLE001 - raised by finish()
+            self._failure = exc
+            more = False
+        if not more:
+            self._idle_work = None
 
     def submit(self, step: Callable[..., Any], *args: Any) -> Future[Any]:
         """Queue `step(writer_cursor, *args)`."""
-        return self._thread.submit(step, self._cur, *args)
+        future: Future[Any] = Future()
+        self._steps.put((future, step, args))
+        return future
 
     def send(
         self,
@@ -217,21 +276,39 @@ class _Writer:
         self._copies.append((table, self.submit(_copy_spool_into, spool, table, columns)))
 
     def validate_slices(self, schema: EventSchema, slices: deque[_Slice], params: dict) -> None:
-        """Have the writer validate slices of `schema` too (see `_validate_slices_on_writer`)."""
-        self._copies.append((schema.table, self.submit(_validate_slices_on_writer, schema, slices, params)))
+        """Have the writer validate slices of `schema` whenever it has nothing else to do."""
+
+        def one_slice(cur: psycopg2.extensions.cursor) -> bool:
+            try:
+                part = slices.pop()
+            except IndexError:
+                return False
+            self._idle_rows[schema.table] += _validate_slice_on_writer(cur, schema, part, params)
+            return True
+
+        self.submit(lambda _cur: setattr(self, "_idle_work", one_slice))
 
     def finish(self) -> Counter[str]:
         """Wait for every step; rows COPYed in per table. The first failed step's error is raised."""
-        self._thread.shutdown(wait=True)
-        loaded: Counter[str] = Counter()
+        self._steps.put(None)
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        loaded = Counter(self._idle_rows)
         for table, copied in self._copies:
             loaded[table] += copied.result()
         return loaded
 
     def abort(self) -> None:
         """Stop the writer's current statement and drop its queued steps; the transaction then rolls back."""
+        self._failure = self._failure or _Aborted()
         self._conn.cancel()
-        self._thread.shutdown(wait=True, cancel_futures=True)
+        self._steps.put(None)
+        self._thread.join()
+
+
+class _Aborted(Exception):
+    """The load failed elsewhere; the writer's remaining steps are dropped."""
 
 
 def _copy_spool_into(
@@ -243,48 +320,74 @@ def _copy_spool_into(
         return cur.rowcount
 
 
-def _stage(vcur: psycopg2.extensions.cursor, path: Path, params: dict) -> tuple[StagedFile, int]:
-    """The validator's first steps: stage the file and reject bad envelopes; return it and how many were."""
+def _insert_raw_events(cur: psycopg2.extensions.cursor, staged: StagedFile, params: dict) -> int:
+    """The writer's first step: the staged rows with a valid envelope become the batch's raw events."""
+    rows = 0
+    for part in staged.parts:
+        cur.execute(q.insert_raw_events(part.table), params)
+        rows += cur.rowcount
+    return rows
+
+
+def _insert_rejections(cur: psycopg2.extensions.cursor, tables: StagingTables, params: dict) -> None:
+    """The writer's last step: what the validator rejected (committed by then) into etl.rejected_events."""
+    cur.execute(q.insert_rejections(tables.rejections), params)
+
+
+def _validate(
+    vcur: psycopg2.extensions.cursor,
+    writer: _Writer,
+    staged: StagedFile,
+    tables: StagingTables,
+    params: dict,
+) -> None:
+    """The validator's transaction: every event type in load order, entities whole, the others in slices."""
     vcur.execute("SET LOCAL TimeZone = 'UTC'")  # naive timestamps in payloads are UTC
     vcur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))  # hash joins of a large batch stay in memory
     # The planner sorts a slice three times to merge-join it with the ids it references; hashing the referenced
     # ids instead validates a 200k-row slice in 0.70 s instead of 1.0 s.
     vcur.execute("SET LOCAL enable_mergejoin = off")
-    vcur.execute(q.create_batch_rejections())
     for schema in EVENT_SCHEMAS:
         if schema.is_entity:
             vcur.execute(q.create_batch_table(schema.table))
-    staged = stage_file(vcur, path, params)
-    vcur.execute(q.collect_valid_batch_created_at())
-    vcur.execute(q.reject_envelopes(), params)
-    envelope_rejects = vcur.rowcount
-    vcur.execute(q.analyze_staged_rows())  # row counts for the planner's joins below
-    return staged, envelope_rejects
+    for schema in EVENT_SCHEMAS:
+        if schema.is_entity:
+            _validate_entities(vcur, writer, schema, staged, tables, params)
+        else:
+            _validate_in_slices(vcur, writer, schema, staged, tables, params)
 
 
 def _validate_entities(
-    vcur: psycopg2.extensions.cursor, writer: _Writer, schema: EventSchema, params: dict
+    vcur: psycopg2.extensions.cursor,
+    writer: _Writer,
+    schema: EventSchema,
+    staged: StagedFile,
+    tables: StagingTables,
+    params: dict,
 ) -> None:
     """Validate an entity type at once (duplicate ids are looked for across the batch), give the valid rows
     their ids in file order, and send them to the writer."""
-    vcur.execute(q.validate_events(schema, q.staged_events(schema), q.rows_visible_to_batch), params)
+    events = q.staged_events(schema, q.all_parts(staged.tables))
+    vcur.execute(q.validate_events(schema, events, q.rows_visible_to_batch), params)
     vcur.execute(q.advance_id_sequence(schema))
     vcur.execute(q.id_sequence_of(schema))
     vcur.execute(q.keep_valid_entities(schema, vcur.fetchone()[0]), params)
     vcur.execute(q.analyze_batch_table(schema.table))  # sizes for the planner of later references to it
-    vcur.execute(q.reject_invalid_events(schema), params)
+    vcur.execute(q.reject_invalid_events(schema, into=tables.rejections), params)
     writer.send(vcur, q.copy_valid_events_out(schema), schema.table, q.event_columns(schema), params)
     vcur.execute(q.drop_validated())
 
 
 @dataclass
 class _Slice:
-    """Pages `[first_page, end_page)` of the staging table; with `writer_helps`, also its file rows."""
+    """Pages `[first_page, end_page)` of a staging part."""
 
+    part: StagedPart
     first_page: int
     end_page: int
-    first_row: int = 0
-    end_row: int = 0
+
+    def params(self, params: dict) -> dict:
+        return {**params, "first_tid": f"({self.first_page},0)", "end_tid": f"({self.end_page},0)"}
 
 
 def _validate_in_slices(
@@ -292,96 +395,51 @@ def _validate_in_slices(
     writer: _Writer,
     schema: EventSchema,
     staged: StagedFile,
+    tables: StagingTables,
     params: dict,
-    writer_helps: bool,
 ) -> None:
-    """Validate a non-entity type slice by slice, sending each slice's valid rows to the writer.
-
-    With `writer_helps`, the writer validates slices from the other end of the queue (from its raw_events).
-    """
-    slices = deque(_slices(vcur, staged, with_rows=writer_helps))
-    if writer_helps:
-        writer.validate_slices(schema, slices, params)
+    """Validate a non-entity type slice by slice, sending each slice's valid rows to the writer; the writer
+    validates slices too, from the other end of the queue, whenever it has nothing else to do."""
+    slices = deque(_slices(vcur, staged))
+    writer.validate_slices(schema, slices, params)
     columns = q.event_columns(schema)
-    events = q.staged_events(schema, page_range=True)
     while slices:
         try:
             part = slices.popleft()
         except IndexError:  # the writer took the last one
             break
-        slice_params = {**params, "first_tid": f"({part.first_page},0)", "end_tid": f"({part.end_page},0)"}
+        slice_params = part.params(params)
+        events = q.staged_events(schema, part.part.table, page_range=True)
         vcur.execute(q.validate_events(schema, events, q.rows_visible_to_batch), slice_params)
-        vcur.execute(q.reject_invalid_events(schema), slice_params)
+        vcur.execute(q.reject_invalid_events(schema, into=tables.rejections), slice_params)
         writer.send(vcur, q.copy_valid_events_out(schema), schema.table, columns, slice_params)
         vcur.execute(q.drop_validated())
 
 
-def _slices(vcur: psycopg2.extensions.cursor, staged: StagedFile, with_rows: bool) -> list[_Slice]:
-    """About SLICE_ROWS staged rows each, by pages; `with_rows` also finds their file rows (the staging table
-    then holds the file in order, every row, as the writer's raw_events do)."""
-    vcur.execute(q.staged_pages())
-    pages = vcur.fetchone()[0]
-    step = max(1, math.ceil(pages / max(1, math.ceil(staged.rows_read / SLICE_ROWS))))
-    slices = [_Slice(first, first + step) for first in range(0, max(pages, 1), step)]
-    slices[-1].end_page = pages + 1
-    if with_rows:
-        for part in slices:
-            vcur.execute(
-                q.first_staged_row_on_page(),
-                {"first_tid": f"({part.first_page},0)", "end_tid": f"({part.first_page + 1},0)"},
-            )
-            first_row = vcur.fetchone()[0]  # None: an empty page, past the end of the file's rows
-            part.first_row = staged.rows_read + 1 if first_row is None else first_row
-        for part, following in zip(slices, slices[1:], strict=False):
-            part.end_row = following.first_row
-        slices[-1].end_row = staged.rows_read + 1
+def _slices(vcur: psycopg2.extensions.cursor, staged: StagedFile) -> list[_Slice]:
+    """About SLICE_ROWS staged rows each, by pages of each part."""
+    slices = []
+    for part in staged.parts:
+        vcur.execute(q.relation_pages(part.regclass))
+        pages = vcur.fetchone()[0]
+        step = max(1, math.ceil(pages / max(1, math.ceil(part.rows / SLICE_ROWS))))
+        slices += [_Slice(part, first, min(first + step, pages)) for first in range(0, pages, step)]
     return slices
 
 
-def _validate_slices_on_writer(
-    cur: psycopg2.extensions.cursor, schema: EventSchema, slices: deque[_Slice], params: dict
+def _validate_slice_on_writer(
+    cur: psycopg2.extensions.cursor, schema: EventSchema, part: _Slice, params: dict
 ) -> int:
-    """The writer's share: slices taken from the end of the queue, validated from its own raw_events with the
-    same SQL, inserted and rejected directly. Returns rows inserted."""
-    loaded = 0
-    while True:
-        try:
-            part = slices.pop()
-        except IndexError:
-            return loaded
-        slice_params = {**params, "first_row": part.first_row, "end_row": part.end_row}
-        cur.execute(q.validate_events(schema, q.raw_events_of_rows(schema)), slice_params)
-        cur.execute(q.insert_valid_events(schema, explicit_ids=False), slice_params)
-        loaded += cur.rowcount
-        cur.execute(q.reject_invalid_events(schema, into=q.REJECTED_EVENTS), slice_params)
-        cur.execute(q.drop_validated())
-
-
-def _raw_copy_stands(raw_copy: RawEventsCopy | None, staged: StagedFile, envelope_rejects: int) -> bool:
-    """The writer's direct COPY is the batch's raw events when PostgreSQL staged the same file version with as
-    many rows and no envelope was rejected."""
-    return (
-        raw_copy is not None
-        and staged.file_identity == raw_copy.file_identity
-        and raw_copy.rows == staged.rows_read
-        and envelope_rejects == 0
-    )
-
-
-def _replace_raw_events(
-    vcur: psycopg2.extensions.cursor, writer: _Writer, raw_copy: RawEventsCopy | None, params: dict
-) -> int:
-    """The staged rows with a valid envelope become the raw events (after removing the writer's own COPY)."""
-    if raw_copy is not None:
-        writer.submit(_delete_load, "raw_events", params["raw_id_base"])
-    vcur.execute(q.count_staged_rows())
-    rows = vcur.fetchone()[0]
-    writer.send(vcur, q.copy_staged_raw_events_out(), "raw_events", q.RAW_EVENT_COLUMNS, params)
-    return rows
-
-
-def _delete_load(cur: psycopg2.extensions.cursor, table: str, raw_id_base: int) -> None:
-    cur.execute(q.delete_previous_load(table), {"previous_base": raw_id_base})
+    """The writer's share: the same SQL, references resolved against the tables it has filled, valid rows
+    inserted and rejections recorded directly. Returns rows inserted."""
+    slice_params = part.params(params)
+    events = q.staged_events(schema, part.part.table, page_range=True)
+    cur.execute(q.validate_events(schema, events), slice_params)
+    cur.execute(q.insert_valid_events(schema, explicit_ids=False), slice_params)
+    loaded = cur.rowcount
+    cur.execute(q.reject_invalid_events(schema, into=q.REJECTED_EVENTS), slice_params)
+    cur.execute(q.drop_validated())
+    return loaded
 
 
 def _check_every_row_accounted_for(report: BatchLoadReport) -> None:

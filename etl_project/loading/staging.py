@@ -1,28 +1,40 @@
-"""Gets a batch file into the temporary table `staged_rows`, as fast as the file allows.
+"""Gets a batch file into the load's staging tables, as fast as the file allows.
 
-Fast path: PostgreSQL's COPY parses the file's own bytes (CSV and JSON) while Python only hashes them. That is
-exact when the file has one quoting style throughout: quotes escaped with a backslash (`\\"`, our generator's
-style, read with `ESCAPE '\\'`) and no doubled quotes, or doubled quotes (`""`) and no backslash at all. The
-bytes are checked as they stream; a file that mixes the two styles (as Python's csv writer does with an
-escape character), has a row PostgreSQL rejects (wrong number of fields, invalid JSON, bad UTF-8, a NUL) or
-an unusual header falls back to the careful path.
+Staging tables are scratch: UNLOGGED tables in the schema `etl_staging`, one set per load (named by its load
+number), committed as soon as they are filled so that both of the load's connections can read them. They are
+never part of the load's transaction: the event tables only change in that transaction. The load drops its
+staging tables when it ends; those of a load whose process was killed are dropped by the next load (a session
+advisory lock held by each load's validating connection tells which loads still run).
+
+Fast path: PostgreSQL's COPY parses the file's own bytes (CSV and JSON). That is exact when the file has one
+quoting style throughout: quotes escaped with a backslash (`\\"`, our generator's style, read with
+`ESCAPE '\\'`) and no doubled quotes, or doubled quotes (`""`) and no backslash at all. The bytes are checked
+as they stream; a file that mixes the two styles (as Python's csv writer does with an escape character), has a
+row PostgreSQL rejects (wrong number of fields, invalid JSON, bad UTF-8, a NUL) or an unusual header falls
+back to the careful path. A large file is cut at a line break into two parts that the load's two connections
+COPY at the same time; that is kept only when every line turned out to be one row (otherwise the cut could
+have fallen inside a quoted field), else the file is staged again in one part.
 
 Careful path: Python's csv module reads the file (`BatchFileStream`) and row problems travel with each row,
 so that every row is accounted for; a file that cannot be read at all raises `BatchFileError`.
-
-`copy_file_into_raw_events` is the fast path's twin for the load's writing connection: the same bytes straight
-into etl.raw_events, each line numbered by Python, while the validating connection stages the file.
 """
+
+from __future__ import annotations
 
 import csv
 import hashlib
 import io
 import os
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 
 from etl_project.loading import validation_sql as q
 from etl_project.loading.batch_file import STAGED_COLUMNS, BatchFileStream
@@ -31,6 +43,43 @@ from etl_project.schemas import BATCH_FILE_COLUMNS
 CHUNK_BYTES = 1 << 20
 #: A header line longer than this is not a header this platform writes: use the careful path.
 MAX_HEADER_BYTES = 64 * 1024
+#: Schema of the staging tables (created by migration 0006).
+STAGING_SCHEMA = "etl_staging"
+#: Advisory-lock class of "a load's staging tables are in use"; the second key is the load number.
+STAGING_LOCK_CLASS = 7_301_003
+#: Files at least this large are staged in two parts, one per connection; below, splitting gains nothing.
+PARALLEL_STAGING_MIN_BYTES = 8 << 20
+MAX_PARTS = 2
+_LOAD_TABLE = re.compile(r"^load_(\d+)_(?:part\d+|rejections)$")
+
+
+@dataclass(frozen=True)
+class StagingTables:
+    """The names of one load's staging tables (from its load number only, never from file contents)."""
+
+    load_number: int
+
+    def part_name(self, k: int) -> str:
+        return f"load_{self.load_number}_part{k}"
+
+    def part(self, k: int) -> sql.Identifier:
+        return sql.Identifier(STAGING_SCHEMA, self.part_name(k))
+
+    @property
+    def rejections(self) -> sql.Identifier:
+        return sql.Identifier(STAGING_SCHEMA, f"load_{self.load_number}_rejections")
+
+    def all_tables(self) -> list[sql.Identifier]:
+        return [*(self.part(k) for k in range(1, MAX_PARTS + 1)), self.rejections]
+
+
+@dataclass
+class StagedPart:
+    """One staging part holding rows of the file."""
+
+    table: sql.Identifier
+    regclass: str
+    rows: int
 
 
 @dataclass
@@ -42,77 +91,124 @@ class StagedFile:
     size_bytes: int
     mtime_ns: int
     parsed_by: str  # "postgresql" (fast path) or "python" (careful path)
+    parts: list[StagedPart] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
-    #: (device, inode, size, mtime) of the file version staged by PostgreSQL; None for the careful path.
-    file_identity: tuple[int, int, int, int] | None = None
+
+    @property
+    def tables(self) -> list[sql.Composable]:
+        return [part.table for part in self.parts]
+
+
+def claim_staging(cur: psycopg2.extensions.cursor, load_number: int) -> StagingTables:
+    """Mark the load's staging tables as in use (for as long as `cur`'s session lives), drop those of loads
+    that are gone, and create the load's rejections table. `cur`'s connection must be in autocommit."""
+    cur.execute("SELECT pg_advisory_lock(%s, %s)", (STAGING_LOCK_CLASS, load_number))
+    _drop_abandoned_staging(cur, load_number)
+    tables = StagingTables(load_number)
+    cur.execute(q.create_staging_rejections(tables.rejections))
+    return tables
+
+
+def release_staging(cur: psycopg2.extensions.cursor, tables: StagingTables) -> None:
+    """Drop the load's staging tables and release their lock."""
+    drop_staging(cur, tables)
+    cur.execute("SELECT pg_advisory_unlock(%s, %s)", (STAGING_LOCK_CLASS, tables.load_number))
+
+
+def drop_staging(cur: psycopg2.extensions.cursor, tables: StagingTables) -> None:
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(tables.all_tables())))
+
+
+def _drop_abandoned_staging(cur: psycopg2.extensions.cursor, own_load: int) -> None:
+    """Staging tables of loads whose connection is gone (a killed process) are dropped."""
+    cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (STAGING_SCHEMA,))
+    loads = {int(m.group(1)) for (name,) in cur.fetchall() if (m := _LOAD_TABLE.match(name))}
+    for load_number in sorted(loads - {own_load}):
+        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (STAGING_LOCK_CLASS, load_number))
+        if cur.fetchone()[0]:  # nobody holds it: that load is over
+            release_staging(cur, StagingTables(load_number))
+
+
+@contextmanager
+def autocommit(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor whose statements commit one by one (staging tables are shared as soon as they are filled)."""
+    previous = conn.autocommit
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.autocommit = previous
+
+
+@contextmanager
+def _transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    previous = conn.autocommit
+    conn.autocommit = False
+    try:
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.autocommit = previous
 
 
 class _QuotingStyleChanged(Exception):
     """The file mixes quoting styles; PostgreSQL's parse of it would not be exact."""
 
 
-class _FileBytesForCopy(io.RawIOBase):
-    """The file's bytes after its header line, for COPY, hashed (header included) and style-checked."""
+@dataclass(frozen=True)
+class _FilePart:
+    """Bytes `[start, end)` of the file, whose first data row is file row `first_row`."""
 
-    def __init__(self, path: Path, header: bytes, hashing: bool = True):
+    start: int
+    end: int
+    first_row: int
+
+
+class _FileBytesForCopy(io.RawIOBase):
+    """A byte range of the file, for COPY, style-checked and with its line breaks counted."""
+
+    def __init__(self, path: Path, part: _FilePart, backslash_escapes: bool):
         self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._hashing = hashing
         stat = os.fstat(self._file.fileno())
-        self.mtime_ns = stat.st_mtime_ns
         self.identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        self.sha256 = hashlib.sha256(self._file.read(len(header)))
-        self.size = len(header)
-        self._first = self._file.read(CHUNK_BYTES)
-        #: Backslash-escaped quotes (our generator) or doubled quotes (standard CSV), from the first chunk.
-        self.backslash_escapes = b"\\" in self._first
-        self._forbidden = b'""' if self.backslash_escapes else b"\\"
+        self._file.seek(part.start)
+        self._left = part.end - part.start
+        self._forbidden = b'""' if backslash_escapes else b"\\"
         self._previous_byte = b""
         self.style_changed = False
+        self.line_breaks = 0
+        self.last_byte = b""
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        if self._first is not None:
-            chunk, self._first = self._first, None
-        else:
-            chunk = self._file.read(CHUNK_BYTES if size is None or size < 0 else max(size, CHUNK_BYTES))
+        want = CHUNK_BYTES if size is None or size < 0 else max(size, CHUNK_BYTES)
+        chunk = self._file.read(min(want, self._left))
         if chunk:
+            self._left -= len(chunk)
             if self._forbidden in self._previous_byte + chunk:
                 self.style_changed = True
                 raise _QuotingStyleChanged
-            self._previous_byte = chunk[-1:]
-            if self._hashing:
-                self.sha256.update(chunk)
-            self.size += len(chunk)
+            self._previous_byte = self.last_byte = chunk[-1:]
+            self.line_breaks += chunk.count(b"\n")
         return chunk
+
+    @property
+    def lines(self) -> int:
+        return self.line_breaks + (1 if self.last_byte not in (b"", b"\n") else 0)
 
     def close(self) -> None:
         self._file.close()
         super().close()
 
 
-class _NumberedLines(_FileBytesForCopy):
-    """The same bytes with `raw_id,file_row,` in front of each line (line n of the data is file row n).
-
-    Exact only while every CSV record is one line; the caller compares COPY's record count with `lines`.
-    """
-
-    def __init__(self, path: Path, header: bytes, raw_id_base: int):
-        super().__init__(path, header, hashing=False)  # the staging connection hashes the file
-        self._base = raw_id_base
-        self.lines = 0
-        self._partial = b""
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = super().read(size)
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop() if chunk else b""
-        if not chunk and lines == [b""]:
-            return b""  # end of file (a last line without a newline was returned with one added)
-        first, base = self.lines + 1, self._base
-        self.lines += len(lines)
-        return b"".join([b"%d,%d,%s\n" % (base + n, n, line) for n, line in enumerate(lines, first)])
+@dataclass
+class _PartCopy:
+    rows: int
+    lines: int
+    identity: tuple[int, int, int, int]
 
 
 def _plain_header(path: Path) -> tuple[bytes, list[str]] | None:
@@ -131,37 +227,124 @@ def _plain_header(path: Path) -> tuple[bytes, list[str]] | None:
     return line, names
 
 
-def _stage_with_postgresql(cur: psycopg2.extensions.cursor, path: Path) -> StagedFile | None:
+def _split(path: Path, body_start: int, size: int, parts: int) -> list[_FilePart]:
+    """The file's data cut at line breaks into `parts` ranges (fewer if it has fewer lines)."""
+    cuts = [body_start]
+    with open(path, "rb") as file:
+        for k in range(1, parts):
+            file.seek(max(cuts[-1], body_start + (size - body_start) * k // parts))
+            file.readline()
+            if file.tell() >= size:
+                break
+            cuts.append(file.tell())
+        cuts.append(size)
+        first_rows = [1]
+        for k in range(1, len(cuts) - 1):
+            first_rows.append(first_rows[-1] + _line_breaks(file, cuts[k - 1], cuts[k]))
+    return [_FilePart(cuts[k], cuts[k + 1], first_rows[k]) for k in range(len(cuts) - 1)]
+
+
+def _line_breaks(file: io.BufferedIOBase, start: int, end: int) -> int:
+    file.seek(start)
+    count, left = 0, end - start
+    while left > 0:
+        chunk = file.read(min(CHUNK_BYTES, left))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        left -= len(chunk)
+    return count
+
+
+def _digest(path: Path) -> tuple[str, int, tuple[int, int, int, int]]:
+    """SHA-256, size and identity (device, inode, size, mtime) of the file as read."""
+    sha256 = hashlib.sha256()
+    with open(path, "rb") as file:
+        stat = os.fstat(file.fileno())
+        size = 0
+        while chunk := file.read(CHUNK_BYTES):
+            sha256.update(chunk)
+            size += len(chunk)
+    return sha256.hexdigest(), size, (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _copy_part(
+    conn: psycopg2.extensions.connection,
+    table: sql.Identifier,
+    path: Path,
+    part: _FilePart,
+    names: list[str],
+    backslash_escapes: bool,
+) -> _PartCopy | None:
+    """COPY one part of the file into its staging table; None when PostgreSQL cannot parse it exactly."""
+    with autocommit(conn) as cur:
+        cur.execute(q.create_staging_part(table, part.first_row))
+        source = _FileBytesForCopy(path, part, backslash_escapes)
+        try:
+            cur.copy_expert(q.copy_file_into_staging(table, names, backslash_escapes).as_string(cur), source)
+            return _PartCopy(cur.rowcount, source.lines, source.identity)
+        except psycopg2.Error as err:
+            if not (source.style_changed or isinstance(err, psycopg2.DataError)):
+                raise  # a lost connection or a server problem, not something about the file
+            return None
+        finally:
+            source.close()
+
+
+def _stage_with_postgresql(
+    connections: list[psycopg2.extensions.connection], path: Path, tables: StagingTables
+) -> StagedFile | None:
     header = _plain_header(path)
     if header is None:
         return None
     line, names = header
-    cur.execute("SAVEPOINT fast_staging")
-    source = _FileBytesForCopy(path, line)
-    try:
-        cur.copy_expert(q.copy_file_into_staged_rows(names, source.backslash_escapes).as_string(cur), source)
-        rows = cur.rowcount
-    except psycopg2.Error as err:
-        if not (source.style_changed or isinstance(err, psycopg2.DataError)):
-            raise  # a lost connection or a server problem, not something about the file
-        cur.execute("ROLLBACK TO SAVEPOINT fast_staging")
-        return None
-    finally:
-        source.close()
-    cur.execute("RELEASE SAVEPOINT fast_staging")
-    return StagedFile(
-        rows,
-        source.sha256.hexdigest(),
-        source.size,
-        source.mtime_ns,
-        "postgresql",
-        file_identity=source.identity,
-    )
+    with open(path, "rb") as file:
+        file.seek(len(line))
+        backslash_escapes = b"\\" in file.read(CHUNK_BYTES)
+    size = path.stat().st_size
+    wanted = len(connections) if size >= PARALLEL_STAGING_MIN_BYTES else 1
+    for parts in dict.fromkeys((wanted, 1)):  # in parts if big; if that is not exact, in one part
+        file_parts = _split(path, len(line), size, parts)
+        with ThreadPoolExecutor(len(file_parts) + 1, thread_name_prefix="staging") as pool:
+            digest = pool.submit(_digest, path)
+            copies = [
+                pool.submit(_copy_part, conn, tables.part(k), path, part, names, backslash_escapes)
+                for k, (conn, part) in enumerate(zip(connections, file_parts, strict=False), start=1)
+            ]
+            results = [c.result() for c in copies]
+            checksum, size_bytes, identity = digest.result()
+        exact = all(r is not None and r.identity == identity for r in results) and (
+            len(results) == 1 or all(r.rows == r.lines for r in results if r is not None)
+        )
+        if exact:
+            staged = StagedFile(
+                sum(r.rows for r in results if r is not None),
+                checksum,
+                size_bytes,
+                identity[3],
+                "postgresql",
+            )
+            staged.parts = [
+                StagedPart(tables.part(k), f"{STAGING_SCHEMA}.{tables.part_name(k)}", r.rows)
+                for k, r in enumerate(results, start=1)
+                if r is not None
+            ]
+            return staged
+        with autocommit(connections[0]) as cur:
+            cur.execute(
+                sql.SQL("DROP TABLE IF EXISTS {}").format(
+                    sql.SQL(", ").join(tables.part(k) for k in range(1, MAX_PARTS + 1))
+                )
+            )
+    return None
 
 
-def _stage_with_python(cur: psycopg2.extensions.cursor, path: Path, params: dict) -> StagedFile:
-    cur.execute(q.create_staged_text())
-    with BatchFileStream(path) as stream:
+def _stage_with_python(
+    conn: psycopg2.extensions.connection, path: Path, tables: StagingTables, params: dict
+) -> StagedFile:
+    with _transaction(conn) as cur, BatchFileStream(path) as stream:
+        cur.execute(q.create_staging_part(tables.part(1), 1))
+        cur.execute(q.create_staged_text())
         try:
             cur.copy_expert(
                 q.copy_python_rows_into_staged_text(STAGED_COLUMNS).as_string(cur), stream, size=1 << 20
@@ -170,58 +353,47 @@ def _stage_with_python(cur: psycopg2.extensions.cursor, path: Path, params: dict
             if stream.error:  # psycopg2 wraps our reader's error in its own; report the file's problem
                 raise stream.error from None
             raise
-    cur.execute(q.reject_unparsable_text_rows(), params)
-    cur.execute(q.move_parsable_text_rows(), params)
-    return StagedFile(
+        cur.execute(q.reject_unparsable_text_rows(tables.rejections), params)
+        cur.execute(q.move_parsable_text_rows(tables.part(1)))
+        rows = cur.rowcount
+    staged = StagedFile(
         stream.rows_read,
         stream.checksum_sha256,
         stream.size_bytes,
         stream.mtime_ns,
         "python",
-        stream.ignored_columns,
+        ignored_columns=stream.ignored_columns,
     )
+    staged.parts = [StagedPart(tables.part(1), f"{STAGING_SCHEMA}.{tables.part_name(1)}", rows)]
+    return staged
 
 
-@dataclass
-class RawEventsCopy:
-    """What the direct COPY into etl.raw_events did: rows copied, and the file version it read."""
-
-    rows: int
-    file_identity: tuple[int, int, int, int]
-
-
-def copy_file_into_raw_events(
-    cur: psycopg2.extensions.cursor, path: Path, raw_id_base: int
-) -> RawEventsCopy | None:
-    """COPY the file's bytes straight into etl.raw_events (numbered from `raw_id_base`); None when it cannot.
-
-    A savepoint keeps a failed attempt from leaving anything; the caller keeps a successful one only when the
-    staging of the same file version agrees on every row (see `batch_loader`).
-    """
-    header = _plain_header(path)
-    if header is None:
-        return None
-    line, names = header
-    cur.execute("SAVEPOINT raw_events_copy")
-    source = _NumberedLines(path, line, raw_id_base)
-    try:
-        cur.copy_expert(q.copy_file_into_raw_events(names, source.backslash_escapes).as_string(cur), source)
-        rows = cur.rowcount
-    except psycopg2.Error as err:
-        if not (source.style_changed or isinstance(err, psycopg2.DataError)):
-            raise
-        cur.execute("ROLLBACK TO SAVEPOINT raw_events_copy")
-        return None
-    finally:
-        source.close()
-    if rows != source.lines:  # a record spanning lines: the numbering is off
-        cur.execute("ROLLBACK TO SAVEPOINT raw_events_copy")
-        return None
-    cur.execute("RELEASE SAVEPOINT raw_events_copy")
-    return RawEventsCopy(rows, source.identity)
+def _reject_envelopes(
+    conn: psycopg2.extensions.connection, part: StagedPart, tables: StagingTables, params: dict
+) -> int:
+    """Rows of the part that cannot be raw events leave it for the rejections table; return how many."""
+    with _transaction(conn) as cur:
+        cur.execute(q.collect_valid_batch_created_at(part.table))
+        cur.execute(q.reject_envelopes(part.table, tables.rejections), params)
+        rejected = cur.rowcount
+        cur.execute(q.analyze(part.table))  # row counts for the planner of both connections
+    return rejected
 
 
-def stage_file(cur: psycopg2.extensions.cursor, path: Path, params: dict) -> StagedFile:
-    """Fill `staged_rows` from the file (rows the careful path finds unparsable are rejected on the way)."""
-    cur.execute(q.create_staged_rows())
-    return _stage_with_postgresql(cur, path) or _stage_with_python(cur, path, params)
+def stage_file(
+    connections: list[psycopg2.extensions.connection], path: Path, tables: StagingTables, params: dict
+) -> StagedFile:
+    """Fill the load's staging parts from the file, using up to one part per connection (each must be idle,
+    outside a transaction), and move rows with a bad envelope (or, on the careful path, unreadable ones) to
+    the load's rejections table."""
+    staged = _stage_with_postgresql(connections, path, tables) or _stage_with_python(
+        connections[0], path, tables, params
+    )
+    with ThreadPoolExecutor(len(staged.parts), thread_name_prefix="staging") as pool:
+        rejected = pool.map(
+            lambda conn_part: _reject_envelopes(conn_part[0], conn_part[1], tables, params),
+            zip(connections, staged.parts, strict=False),
+        )
+        for part, n in zip(staged.parts, list(rejected), strict=True):
+            part.rows -= n
+    return staged
