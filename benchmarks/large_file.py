@@ -122,6 +122,7 @@ def measure_psql_copy(server: BenchServer, path: Path, events: int) -> dict[str,
     That table is the issue's baseline: `raw_id` numbered by an identity primary key, the four columns of the
     file, payload as jsonb. (The platform's own raw_events also needs file_row, which `\copy` cannot provide.)
     """
+    server.drop_created()
     url = server.fresh_database("etl_bench_psql")
     conn = psycopg2.connect(url)
     with conn, conn.cursor() as cur:
@@ -160,6 +161,7 @@ def measure_worker(
     server: BenchServer, method: str, path: Path, events: int, *, explain_to: Path | None = None
 ) -> dict[str, object]:
     """Run `benchmarks.workers <method>` into a fresh migrated database; check every row is accounted for."""
+    server.drop_created()
     url = server.fresh_database(f"etl_bench_{method}" + ("_explain" if explain_to else ""))
     server.checkpoint()
     extra = ["--explain-to", str(explain_to)] if explain_to else []

@@ -16,14 +16,13 @@ from __future__ import annotations
 import logging
 import math
 import queue
-import tempfile
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
@@ -143,7 +142,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             tables = claim_staging(vcur, load_number)
         params = {"batch_id": batch_id, "raw_id_base": load_number * q.RAW_ID_RANGE}
         staged = stage_file([validator, conn], path, tables, params)
-        with conn, conn.cursor() as cur, validator.cursor() as vcur:
+        with conn, conn.cursor() as cur, autocommit(validator) as vcur:
             lock_batch(cur, batch_id)
             cur.execute("SET LOCAL TimeZone = 'UTC'")
             _delete_previous_load(cur, batch_id)
@@ -153,8 +152,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             try:
                 raw_events = writer.submit(_insert_raw_events, staged, params)
                 _validate(vcur, writer, staged, tables, params)
-                validator.commit()  # its rejections become visible to the writer
-                writer.submit(_insert_rejections, tables, params)
+                writer.insert(None, q.insert_rejections(tables.rejections), params)
                 loaded = writer.finish()
             except BaseException:
                 writer.abort()
@@ -178,7 +176,12 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             _check_every_row_accounted_for(report)
             _record_file(cur, report, status="loaded", error=None)
     finally:
-        _close_validator(validator, tables)
+        # Dropping the staging tables of a large file can take a second (the kernel freeing their pages): it
+        # happens after the load returns, on a thread of its own. Should the process end first, the next load
+        # drops them.
+        threading.Thread(
+            target=_close_validator, args=(validator, tables), name="staging-cleanup", daemon=True
+        ).start()
     return report
 
 
@@ -186,7 +189,6 @@ def _close_validator(validator: psycopg2.extensions.connection, tables: StagingT
     """Drop the load's staging tables and close the validating connection, whatever happened before."""
     try:
         if tables is not None:
-            validator.rollback()
             with autocommit(validator) as vcur:
                 release_staging(vcur, tables)
     except psycopg2.Error as err:  # the next load drops them (the lock went with the connection)
@@ -217,7 +219,7 @@ class _Writer:
         self._idle_work: Callable[[psycopg2.extensions.cursor], bool] | None = None
         self._idle_rows: Counter[str] = Counter()
         self._failure: BaseException | None = None
-        self._copies: list[tuple[str, Future[int]]] = []
+        self._inserts: list[tuple[str | None, Future[int]]] = []
         self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
         self._thread.start()
 
@@ -258,22 +260,9 @@ class _Writer:
         self._steps.put((future, step, args))
         return future
 
-    def send(
-        self,
-        vcur: psycopg2.extensions.cursor,
-        copy_out: sql.Composable,
-        table: str,
-        columns: tuple[str, ...],
-        params: dict,
-    ) -> None:
-        """Rows the validator selects (`copy_out`), spooled to a temporary file, then COPYed in by the writer."""
-        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the writer's step
-        try:
-            vcur.copy_expert(vcur.mogrify(copy_out, params).decode(), spool, size=1 << 20)
-        except BaseException:
-            spool.close()
-            raise
-        self._copies.append((table, self.submit(_copy_spool_into, spool, table, columns)))
+    def insert(self, table: str | None, statement: sql.Composable, params: dict) -> None:
+        """Queue an INSERT into `table` (None: rows not counted as loaded) from what the validator committed."""
+        self._inserts.append((table, self.submit(_execute, statement, params)))
 
     def validate_slices(self, schema: EventSchema, slices: deque[_Slice], params: dict) -> None:
         """Have the writer validate slices of `schema` whenever it has nothing else to do."""
@@ -289,14 +278,15 @@ class _Writer:
         self.submit(lambda _cur: setattr(self, "_idle_work", one_slice))
 
     def finish(self) -> Counter[str]:
-        """Wait for every step; rows COPYed in per table. The first failed step's error is raised."""
+        """Wait for every step; rows inserted per table. The first failed step's error is raised."""
         self._steps.put(None)
         self._thread.join()
         if self._failure is not None:
             raise self._failure
         loaded = Counter(self._idle_rows)
-        for table, copied in self._copies:
-            loaded[table] += copied.result()
+        for table, inserted in self._inserts:
+            if table is not None:
+                loaded[table] += inserted.result()
         return loaded
 
     def abort(self) -> None:
@@ -311,13 +301,9 @@ class _Aborted(Exception):
     """The load failed elsewhere; the writer's remaining steps are dropped."""
 
 
-def _copy_spool_into(
-    cur: psycopg2.extensions.cursor, spool: IO[bytes], table: str, columns: tuple[str, ...]
-) -> int:
-    with spool:
-        spool.seek(0)
-        cur.copy_expert(q.copy_into(table, columns).as_string(cur), spool, size=1 << 20)
-        return cur.rowcount
+def _execute(cur: psycopg2.extensions.cursor, statement: sql.Composable, params: dict) -> int:
+    cur.execute(statement, params)
+    return cur.rowcount
 
 
 def _insert_raw_events(cur: psycopg2.extensions.cursor, staged: StagedFile, params: dict) -> int:
@@ -329,11 +315,6 @@ def _insert_raw_events(cur: psycopg2.extensions.cursor, staged: StagedFile, para
     return rows
 
 
-def _insert_rejections(cur: psycopg2.extensions.cursor, tables: StagingTables, params: dict) -> None:
-    """The writer's last step: what the validator rejected (committed by then) into etl.rejected_events."""
-    cur.execute(q.insert_rejections(tables.rejections), params)
-
-
 def _validate(
     vcur: psycopg2.extensions.cursor,
     writer: _Writer,
@@ -341,15 +322,17 @@ def _validate(
     tables: StagingTables,
     params: dict,
 ) -> None:
-    """The validator's transaction: every event type in load order, entities whole, the others in slices."""
-    vcur.execute("SET LOCAL TimeZone = 'UTC'")  # naive timestamps in payloads are UTC
-    vcur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))  # hash joins of a large batch stay in memory
+    """The validator's part: every event type in load order, entities whole, the others in slices. Each step
+    commits at once (staging tables only), so the writer can insert its results while the next is validated."""
+    vcur.execute("SET TimeZone = 'UTC'")  # naive timestamps in payloads are UTC
+    vcur.execute("SET work_mem = %s", (LOAD_WORK_MEM,))  # hash joins of a large batch stay in memory
     # The planner sorts a slice three times to merge-join it with the ids it references; hashing the referenced
     # ids instead validates a 200k-row slice in 0.70 s instead of 1.0 s.
-    vcur.execute("SET LOCAL enable_mergejoin = off")
-    for schema in EVENT_SCHEMAS:
+    vcur.execute("SET enable_mergejoin = off")
+    vcur.execute("SET synchronous_commit = off")  # scratch tables: nothing to wait for
+    for schema in EVENT_SCHEMAS:  # empty at first: duplicate ids are looked for there too
         if schema.is_entity:
-            vcur.execute(q.create_batch_table(schema.table))
+            vcur.execute(q.create_entity_table(tables.entities(schema.table), schema.table))
     for schema in EVENT_SCHEMAS:
         if schema.is_entity:
             _validate_entities(vcur, writer, schema, staged, tables, params)
@@ -366,16 +349,17 @@ def _validate_entities(
     params: dict,
 ) -> None:
     """Validate an entity type at once (duplicate ids are looked for across the batch), give the valid rows
-    their ids in file order, and send them to the writer."""
+    their ids in file order in the load's entity table, and have the writer insert them."""
+    validated = tables.validated(schema.table)
     events = q.staged_events(schema, q.all_parts(staged.tables))
-    vcur.execute(q.validate_events(schema, events, q.rows_visible_to_batch), params)
-    vcur.execute(q.advance_id_sequence(schema))
+    vcur.execute(q.validate_events(schema, events, tables.rows_visible_to_batch, into=validated), params)
+    vcur.execute(q.advance_id_sequence(schema, validated))
     vcur.execute(q.id_sequence_of(schema))
-    vcur.execute(q.keep_valid_entities(schema, vcur.fetchone()[0]), params)
-    vcur.execute(q.analyze_batch_table(schema.table))  # sizes for the planner of later references to it
-    vcur.execute(q.reject_invalid_events(schema, into=tables.rejections), params)
-    writer.send(vcur, q.copy_valid_events_out(schema), schema.table, q.event_columns(schema), params)
-    vcur.execute(q.drop_validated())
+    id_sequence = vcur.fetchone()[0]
+    vcur.execute(q.keep_valid_entities(schema, id_sequence, tables.entities(schema.table), validated), params)
+    vcur.execute(q.analyze(tables.entities(schema.table)))  # sizes for the planner of later references to it
+    vcur.execute(q.reject_invalid_events(schema, tables.rejections, validated), params)
+    writer.insert(schema.table, q.insert_entities(schema, tables.entities(schema.table)), params)
 
 
 @dataclass
@@ -398,22 +382,28 @@ def _validate_in_slices(
     tables: StagingTables,
     params: dict,
 ) -> None:
-    """Validate a non-entity type slice by slice, sending each slice's valid rows to the writer; the writer
-    validates slices too, from the other end of the queue, whenever it has nothing else to do."""
+    """Validate a non-entity type slice by slice, the writer inserting each slice's valid rows while the next
+    is validated; the writer validates slices too, from the other end of the queue, when it has nothing else
+    to do."""
     slices = deque(_slices(vcur, staged))
     writer.validate_slices(schema, slices, params)
-    columns = q.event_columns(schema)
+    number = 0
     while slices:
         try:
             part = slices.popleft()
         except IndexError:  # the writer took the last one
             break
+        number += 1
         slice_params = part.params(params)
+        validated = tables.validated(f"{schema.table}_{number}")
         events = q.staged_events(schema, part.part.table, page_range=True)
-        vcur.execute(q.validate_events(schema, events, q.rows_visible_to_batch), slice_params)
-        vcur.execute(q.reject_invalid_events(schema, into=tables.rejections), slice_params)
-        writer.send(vcur, q.copy_valid_events_out(schema), schema.table, columns, slice_params)
-        vcur.execute(q.drop_validated())
+        vcur.execute(
+            q.validate_events(schema, events, tables.rows_visible_to_batch, into=validated), slice_params
+        )
+        vcur.execute(q.reject_invalid_events(schema, tables.rejections, validated), slice_params)
+        writer.insert(
+            schema.table, q.insert_valid_events(schema, False, validated, ordered=False), slice_params
+        )
 
 
 def _slices(vcur: psycopg2.extensions.cursor, staged: StagedFile) -> list[_Slice]:
@@ -435,7 +425,7 @@ def _validate_slice_on_writer(
     slice_params = part.params(params)
     events = q.staged_events(schema, part.part.table, page_range=True)
     cur.execute(q.validate_events(schema, events), slice_params)
-    cur.execute(q.insert_valid_events(schema, explicit_ids=False), slice_params)
+    cur.execute(q.insert_valid_events(schema, explicit_ids=False, ordered=False), slice_params)
     loaded = cur.rowcount
     cur.execute(q.reject_invalid_events(schema, into=q.REJECTED_EVENTS), slice_params)
     cur.execute(q.drop_validated())

@@ -49,8 +49,7 @@ STAGING_SCHEMA = "etl_staging"
 STAGING_LOCK_CLASS = 7_301_003
 #: Files at least this large are staged in two parts, one per connection; below, splitting gains nothing.
 PARALLEL_STAGING_MIN_BYTES = 8 << 20
-MAX_PARTS = 2
-_LOAD_TABLE = re.compile(r"^load_(\d+)_(?:part\d+|rejections)$")
+_LOAD_TABLE = re.compile(r"^load_(\d+)_[a-z0-9_]+$")
 
 
 @dataclass(frozen=True)
@@ -66,11 +65,24 @@ class StagingTables:
         return sql.Identifier(STAGING_SCHEMA, self.part_name(k))
 
     @property
-    def rejections(self) -> sql.Identifier:
-        return sql.Identifier(STAGING_SCHEMA, f"load_{self.load_number}_rejections")
+    def prefix(self) -> str:
+        return f"load_{self.load_number}_"
 
-    def all_tables(self) -> list[sql.Identifier]:
-        return [*(self.part(k) for k in range(1, MAX_PARTS + 1)), self.rejections]
+    @property
+    def rejections(self) -> sql.Identifier:
+        return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}rejections")
+
+    def validated(self, name: str) -> sql.Identifier:
+        """Where the validator puts one validation's outcome (`validate_events(into=...)`)."""
+        return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}validated_{name}")
+
+    def entities(self, table: str) -> sql.Identifier:
+        """The load's valid rows of an entity table, ids assigned (`create_entity_table`)."""
+        return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}{table}")
+
+    def rows_visible_to_batch(self, table: str) -> sql.Composed:
+        """`validate_events`' `rows_of` for the validator: other batches' rows and the load's entity table."""
+        return q.rows_visible_to_batch(table, self.entities(table))
 
 
 @dataclass
@@ -115,8 +127,19 @@ def release_staging(cur: psycopg2.extensions.cursor, tables: StagingTables) -> N
     cur.execute("SELECT pg_advisory_unlock(%s, %s)", (STAGING_LOCK_CLASS, tables.load_number))
 
 
-def drop_staging(cur: psycopg2.extensions.cursor, tables: StagingTables) -> None:
-    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(tables.all_tables())))
+def drop_staging(cur: psycopg2.extensions.cursor, tables: StagingTables, parts_only: bool = False) -> None:
+    """Drop the load's staging tables (those the catalog lists under its prefix), or only its parts."""
+    cur.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND starts_with(tablename, %s)",
+        (STAGING_SCHEMA, tables.prefix + ("part" if parts_only else "")),
+    )
+    names = [name for (name,) in cur.fetchall() if _LOAD_TABLE.match(name)]
+    if names:
+        cur.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(
+                sql.SQL(", ").join(sql.Identifier(STAGING_SCHEMA, name) for name in names)
+            )
+        )
 
 
 def _drop_abandoned_staging(cur: psycopg2.extensions.cursor, own_load: int) -> None:
@@ -331,11 +354,7 @@ def _stage_with_postgresql(
             ]
             return staged
         with autocommit(connections[0]) as cur:
-            cur.execute(
-                sql.SQL("DROP TABLE IF EXISTS {}").format(
-                    sql.SQL(", ").join(tables.part(k) for k in range(1, MAX_PARTS + 1))
-                )
-            )
+            drop_staging(cur, tables, parts_only=True)
     return None
 
 
@@ -376,7 +395,9 @@ def _reject_envelopes(
         cur.execute(q.collect_valid_batch_created_at(part.table))
         cur.execute(q.reject_envelopes(part.table, tables.rejections), params)
         rejected = cur.rowcount
-        cur.execute(q.analyze(part.table))  # row counts for the planner of both connections
+        # Row counts and event types for the planners of both connections; a small sample is plenty for that.
+        cur.execute("SET LOCAL default_statistics_target = 10")
+        cur.execute(q.analyze(part.table, "event_type"))
     return rejected
 
 

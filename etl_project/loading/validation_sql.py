@@ -112,18 +112,18 @@ def create_staging_rejections(rejections: sql.Composable) -> sql.Composed:
     ).format(rejections)
 
 
-def create_batch_table(table: str) -> sql.Composed:
-    """Where a load keeps one entity table's valid rows: their ids are assigned here, and later event types of
-    the batch find them here as references before they reach `etl.<table>`."""
-    return sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(batch_table(table), _table(table))
+def create_entity_table(target: sql.Composable, table: str) -> sql.Composed:
+    """Where a load keeps one entity table's valid rows: their ids are assigned there, and later event types of
+    the batch find them there as references before they reach `etl.<table>`."""
+    return sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(target, _table(table))
 
 
-def batch_table(table: str) -> sql.Identifier:
-    return sql.Identifier(f"batch_{table}")
-
-
-def analyze_batch_table(table: str) -> sql.Composed:
-    return sql.SQL("ANALYZE {}").format(batch_table(table))
+def insert_entities(schema: EventSchema, source: sql.Composable) -> sql.Composed:
+    """A load's valid entities (ids assigned) from its entity table into `etl.<table>`."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, event_columns(schema)))
+    return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+        _table(schema.table), columns, columns, source
+    )
 
 
 def create_staged_text() -> sql.Composed:
@@ -188,8 +188,10 @@ def move_parsable_text_rows(part: sql.Composable) -> sql.Composed:
     ).format(part=part, staged_text=STAGED_TEXT)
 
 
-def analyze(table: sql.Composable) -> sql.Composed:
-    return sql.SQL("ANALYZE {}").format(table)
+def analyze(table: sql.Composable, *columns: str) -> sql.Composed:
+    if not columns:
+        return sql.SQL("ANALYZE {}").format(table)
+    return sql.SQL("ANALYZE {} ({})").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
 
 
 # --- 2. envelopes ------------------------------------------------------------------------------------------
@@ -224,13 +226,6 @@ def insert_raw_events(part: sql.Composable) -> sql.Composed:
         "SELECT %(raw_id_base)s + s.file_row, s.file_row, s.batch_id, s.event_type, s.payload, "
         "s.batch_created_at::timestamp FROM {} s"
     ).format(part)
-
-
-def copy_into(table: str, columns: tuple[str, ...]) -> sql.Composed:
-    """COPY of rows sent by the load's validating connection (binary, column types as in the table)."""
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
-        _table(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
 
 
 def insert_rejections(rejections: sql.Composable) -> sql.Composed:
@@ -280,15 +275,27 @@ def _type_ok(field: PayloadField, value: sql.Composable, text: sql.Composable) -
         return sql.SQL("(jsonb_typeof({}) IN ('number', 'string') AND {} ~ {})").format(
             value, text, sql.Literal(DECIMAL_2)
         )
-    if field.type is FieldType.TIMESTAMP:
+    if field.type is FieldType.TIMESTAMP:  # the usual shape checked without the regex engine, others with it
         return sql.SQL(
-            "(jsonb_typeof({}) = 'string' AND {} ~ {} AND pg_input_is_valid({}, 'timestamptz'))"
-        ).format(value, text, sql.Literal(ISO_TIMESTAMP), text)
-    if field.type is FieldType.DATE:
-        return sql.SQL("(jsonb_typeof({}) = 'string' AND {} ~ {} AND pg_input_is_valid({}, 'date'))").format(
-            value, text, sql.Literal(ISO_DATE), text
+            "(jsonb_typeof({v}) = 'string' AND ({plain} OR {t} ~ {iso}) AND pg_input_is_valid({t}, 'timestamptz'))"
+        ).format(
+            v=value, t=text, plain=_digits_shaped(text, "____-__-__ __:__:__"), iso=sql.Literal(ISO_TIMESTAMP)
         )
+    if field.type is FieldType.DATE:  # ISO_DATE, without the regex engine
+        return sql.SQL(
+            "(jsonb_typeof({v}) = 'string' AND {shaped} AND pg_input_is_valid({t}, 'date'))"
+        ).format(v=value, t=text, shaped=_digits_shaped(text, "____-__-__"))
     raise AssertionError(field.type)
+
+
+def _digits_shaped(text: sql.Composable, shape: str) -> sql.Composed:
+    """True when `text` is `shape` with an ASCII digit at each `_` (`____-__-__` is the regex \\d{4}-\\d{2}-\\d{2}).
+
+    LIKE and translate() cost a fraction of a regex match (measured: 0.5 us a row less for a date).
+    """
+    return sql.SQL("({t} LIKE {shape} AND translate({t}, '0123456789', '') = {rest})").format(
+        t=text, shape=sql.Literal(shape), rest=sql.Literal(shape.replace("_", ""))
+    )
 
 
 _TYPE_WORDS = {
@@ -344,8 +351,10 @@ def _field_problem(field: PayloadField) -> sql.Composed:
         )
     if field.must_be_positive:
         whens.append(
-            sql.SQL("WHEN ({t})::numeric <= 0 THEN {msg} || {t}").format(
-                t=text, msg=sql.Literal(f"not positive: {field.name} must be > 0, got ")
+            sql.SQL("WHEN ({t})::{type} <= 0 THEN {msg} || {t}").format(  # a valid value of the type by now
+                t=text,
+                type=sql.SQL(field.type.value),
+                msg=sql.Literal(f"not positive: {field.name} must be > 0, got "),
             )
         )
     return sql.SQL("CASE {} END").format(sql.SQL(" ").join(whens))
@@ -382,15 +391,16 @@ def committed_rows(table: str) -> sql.Composed:
     return _table(table)
 
 
-def rows_visible_to_batch(table: str) -> sql.Composed:
-    """References of a batch being loaded resolve against other batches' rows and this batch's valid ones.
+def rows_visible_to_batch(table: str, batch_rows: sql.Composable) -> sql.Composed:
+    """References of a batch being loaded resolve against other batches' rows and this batch's valid ones
+    (`batch_rows`, the load's entity table).
 
     Other batches only: the earlier load of this batch is being replaced (its rows are deleted by the same load).
     """
     return sql.SQL(
         "(SELECT id, batch_id FROM {table} WHERE batch_id <> %(batch_id)s "
         "UNION ALL SELECT id, batch_id FROM {batch})"
-    ).format(table=_table(table), batch=batch_table(table))
+    ).format(table=_table(table), batch=batch_rows)
 
 
 def late_reference_events(schema: EventSchema) -> sql.Composed:
@@ -412,8 +422,10 @@ def validate_events(
     schema: EventSchema,
     events: sql.Composable,
     rows_of: Callable[[str], sql.Composable] = committed_rows,
+    into: sql.Composable | None = None,
 ) -> sql.Composed:
-    """Create `validated_events` from `events`: each with its rejection reason (NULL when valid) and typed values.
+    """Create `validated_events` (or the unlogged table `into`) from `events`: each with its rejection reason
+    (NULL when valid) and typed values.
 
     Field checks run first, in declaration order, on values extracted once per row; then references to other
     tables (loaded before this one, so rows of the same batch count) and, for entity tables, duplicate ids;
@@ -469,7 +481,7 @@ def validate_events(
     columns = sql.SQL(", ").join(sql.SQL("w.{}").format(sql.Identifier(f.name)) for f in fields)
     return sql.SQL(
         """
-        CREATE TEMP TABLE {validated} ON COMMIT DROP AS
+        {create}
         SELECT w.raw_id, w.file_row, w.batch_created_at, w.reason,
                CASE WHEN w.reason IS NOT NULL THEN w.payload END AS payload, {columns}
         FROM (
@@ -482,12 +494,15 @@ def validate_events(
                           FROM ({events}) src OFFSET 0) e
                     OFFSET 0
                 ) f
+                OFFSET 0
             ) v
             {joins}
         ) w
         """
     ).format(
-        validated=VALIDATED,
+        create=sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS").format(VALIDATED)
+        if into is None
+        else sql.SQL("CREATE UNLOGGED TABLE {} AS").format(into),
         columns=columns,
         late=late,
         typed=typed,
@@ -498,7 +513,9 @@ def validate_events(
     )
 
 
-def insert_valid_events(schema: EventSchema, explicit_ids: bool) -> sql.Composed:
+def insert_valid_events(
+    schema: EventSchema, explicit_ids: bool, validated: sql.Composable = VALIDATED, ordered: bool = True
+) -> sql.Composed:
     """Insert the valid rows of `validated_events` into the schema's table.
 
     Entity rows with an explicit id are inserted first (`explicit_ids=True`), then the table's id sequence is
@@ -518,12 +535,18 @@ def insert_valid_events(schema: EventSchema, explicit_ids: bool) -> sql.Composed
         INSERT INTO {table} (raw_id, batch_id, batch_created_at, {columns})
         SELECT raw_id, %(batch_id)s, batch_created_at, {columns}
         FROM {validated} WHERE {where}
-        ORDER BY file_row
+        {order}
         """
-    ).format(table=_table(schema.table), columns=columns, validated=VALIDATED, where=where)
+    ).format(
+        table=_table(schema.table),
+        columns=columns,
+        validated=validated,
+        where=where,
+        order=sql.SQL("ORDER BY file_row" if ordered else ""),
+    )
 
 
-def advance_id_sequence(schema: EventSchema) -> sql.Composed:
+def advance_id_sequence(schema: EventSchema, validated: sql.Composable = VALIDATED) -> sql.Composed:
     """Move the table's id sequence forward past ids given explicitly, so the next implicit id never collides.
 
     Never backwards: the generator reserves ids from the same sequence before their batch is loaded.
@@ -531,7 +554,7 @@ def advance_id_sequence(schema: EventSchema) -> sql.Composed:
     return sql.SQL(
         "SELECT setval(pg_get_serial_sequence({name}, 'id'), max(id)) FROM {validated} "
         "HAVING max(id) > coalesce(pg_sequence_last_value(pg_get_serial_sequence({name}, 'id')::regclass), 0)"
-    ).format(name=sql.Literal(f"etl.{schema.table}"), validated=VALIDATED)
+    ).format(name=sql.Literal(f"etl.{schema.table}"), validated=validated)
 
 
 def event_columns(schema: EventSchema) -> tuple[str, ...]:
@@ -540,9 +563,11 @@ def event_columns(schema: EventSchema) -> tuple[str, ...]:
     return ("raw_id", "batch_id", "batch_created_at", *ids, *(f.name for f in schema.fields))
 
 
-def keep_valid_entities(schema: EventSchema, id_sequence: str) -> sql.Composed:
-    """The valid rows of `validated_events` into `batch_<table>`, in file order; rows without an id take the
-    next one of the table's sequence (after `advance_id_sequence` moved it past the explicit ones)."""
+def keep_valid_entities(
+    schema: EventSchema, id_sequence: str, into: sql.Composable, validated: sql.Composable = VALIDATED
+) -> sql.Composed:
+    """The valid rows of `validated` into the load's entity table `into`, in file order; rows without an id
+    take the next one of the table's sequence (after `advance_id_sequence` moved it past the explicit ones)."""
     assert schema.is_entity, schema.table
     columns = event_columns(schema)
     values = [
@@ -554,10 +579,10 @@ def keep_valid_entities(schema: EventSchema, id_sequence: str) -> sql.Composed:
         for name in columns
     ]
     return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE reason IS NULL ORDER BY file_row").format(
-        batch_table(schema.table),
+        into,
         sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(", ").join(values),
-        VALIDATED,
+        validated,
     )
 
 
@@ -565,22 +590,9 @@ def id_sequence_of(schema: EventSchema) -> sql.Composed:
     return sql.SQL("SELECT pg_get_serial_sequence({}, 'id')").format(sql.Literal(f"etl.{schema.table}"))
 
 
-def copy_valid_events_out(schema: EventSchema) -> sql.Composed:
-    """The rows the load's writing connection copies into the schema's table (`copy_into`), in file order."""
-    columns = event_columns(schema)
-    if schema.is_entity:
-        source = sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), batch_table(schema.table)
-        )
-    else:
-        values = [sql.SQL("%(batch_id)s::text") if c == "batch_id" else sql.Identifier(c) for c in columns]
-        source = sql.SQL("SELECT {} FROM {} WHERE reason IS NULL ORDER BY file_row").format(
-            sql.SQL(", ").join(values), VALIDATED
-        )
-    return sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT binary)").format(source)
-
-
-def reject_invalid_events(schema: EventSchema, into: sql.Composable) -> sql.Composed:
+def reject_invalid_events(
+    schema: EventSchema, into: sql.Composable, validated: sql.Composable = VALIDATED
+) -> sql.Composed:
     """The invalid rows of `validated_events`, with their reasons, into `into` (a table with REJECTION_COLUMNS)."""
     return sql.SQL(
         """
@@ -591,7 +603,7 @@ def reject_invalid_events(schema: EventSchema, into: sql.Composable) -> sql.Comp
     ).format(
         into=into,
         columns=sql.SQL(", ").join(map(sql.Identifier, REJECTION_COLUMNS)),
-        validated=VALIDATED,
+        validated=validated,
         event_type=sql.Literal(schema.event_type),
     )
 
