@@ -142,6 +142,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             tables = claim_staging(vcur, load_number)
         params = {"batch_id": batch_id, "raw_id_base": load_number * q.RAW_ID_RANGE}
         staged = stage_file([validator, conn], path, tables, params)
+        params["usual_batch_created_at"] = staged.usual_batch_created_at
         with conn, conn.cursor() as cur, autocommit(validator) as vcur:
             lock_batch(cur, batch_id)
             cur.execute("SET LOCAL TimeZone = 'UTC'")

@@ -110,6 +110,8 @@ class StagedFile:
     parsed_by: str  # "postgresql" (fast path) or "python" (careful path)
     parts: list[StagedPart] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    #: The file's first `batch_created_at` when valid (`usual_batch_created_at` in validation_sql).
+    usual_batch_created_at: str | None = None
 
     @property
     def tables(self) -> list[sql.Composable]:
@@ -397,7 +399,6 @@ def _reject_envelopes(
 ) -> int:
     """Rows of the part that cannot be raw events leave it for the rejections table; return how many."""
     with _transaction(conn) as cur:
-        cur.execute(q.collect_valid_batch_created_at(part.table))
         cur.execute(q.reject_envelopes(part.table, tables.rejections), params)
         rejected = cur.rowcount
         # Row counts and event types for the planners of both connections; a small sample is plenty for that.
@@ -415,6 +416,10 @@ def stage_file(
     staged = _stage_with_postgresql(connections, path, tables) or _stage_with_python(
         connections[0], path, tables, params
     )
+    with autocommit(connections[0]) as cur:
+        cur.execute(q.usual_batch_created_at(staged.parts[0].table))
+        staged.usual_batch_created_at = (cur.fetchone() or (None,))[0]
+    params = {**params, "usual_batch_created_at": staged.usual_batch_created_at}
     with ThreadPoolExecutor(len(staged.parts), thread_name_prefix="staging") as pool:
         rejected = pool.map(
             lambda conn_part: _reject_envelopes(conn_part[0], conn_part[1], tables, params),

@@ -199,27 +199,33 @@ def analyze(table: sql.Composable, *columns: str) -> sql.Composed:
 
 # --- 2. envelopes ------------------------------------------------------------------------------------------
 
-VALID_CREATED_AT = sql.Identifier("valid_batch_created_at")
 
+def usual_batch_created_at(part: sql.Composable) -> sql.Composed:
+    """A `batch_created_at` of the part when it is valid (NULL otherwise): a batch file normally has one.
 
-def collect_valid_batch_created_at(part: sql.Composable) -> sql.Composed:
-    """The batch's distinct valid `batch_created_at` values (usually one), so rows are checked by lookup.
-
-    The regex and the timestamp parse then run once per distinct value instead of once per row; the fence
-    (`OFFSET 0`) keeps PostgreSQL from pushing them back down into the scan.
+    Rows carrying it are known valid by one string comparison and converted with a constant, so the regex
+    and the timestamp parse run per row only for rows that differ (measured: ~0.3 us a row less).
     """
     return sql.SQL(
-        "CREATE TEMP TABLE {valid} ON COMMIT DROP AS SELECT d.batch_created_at FROM "
-        "(SELECT DISTINCT batch_created_at FROM {part} OFFSET 0) d "
-        "WHERE d.batch_created_at ~ {naive} AND pg_input_is_valid(d.batch_created_at, 'timestamp')"
-    ).format(valid=VALID_CREATED_AT, part=part, naive=sql.Literal(NAIVE_TIMESTAMP))
+        "SELECT CASE WHEN {created_ok} THEN s.batch_created_at END FROM (SELECT batch_created_at FROM {part} "
+        "LIMIT 1) s"
+    ).format(created_ok=_BATCH_CREATED_AT_OK, part=part)
 
 
-#: The envelope rule of `_envelope_reason`, as one predicate (the batch_created_at part by lookup).
+def _created_at(row: str) -> sql.Composed:
+    """`<row>.batch_created_at` (valid by now) as a timestamp."""
+    return sql.SQL(
+        "CASE WHEN {row}.batch_created_at = %(usual_batch_created_at)s "
+        "THEN %(usual_batch_created_at)s::timestamp ELSE {row}.batch_created_at::timestamp END"
+    ).format(row=sql.Identifier(row))
+
+
+#: The envelope rule of `_envelope_reason`, as one predicate.
 _ENVELOPE_OK = sql.SQL(
-    "(s.batch_id = %(batch_id)s AND s.batch_created_at IN (SELECT batch_created_at FROM {valid}) "
+    "(s.batch_id = %(batch_id)s "
+    "AND (s.batch_created_at = %(usual_batch_created_at)s OR {created_ok}) "
     "AND s.event_type IN ({known}) AND jsonb_typeof(s.payload) = 'object')"
-).format(valid=VALID_CREATED_AT, known=_KNOWN_TYPES)
+).format(created_ok=_BATCH_CREATED_AT_OK, known=_KNOWN_TYPES)
 
 
 def copy_events_of_types(
@@ -236,9 +242,8 @@ def insert_raw_events(part: sql.Composable) -> sql.Composed:
     """The part's rows with a valid envelope (the others have left it) into etl.raw_events, in file order."""
     return sql.SQL(
         "INSERT INTO etl.raw_events (raw_id, file_row, batch_id, event_type, payload, batch_created_at) "
-        "SELECT %(raw_id_base)s + s.file_row, s.file_row, s.batch_id, s.event_type, s.payload, "
-        "s.batch_created_at::timestamp FROM {} s"
-    ).format(part)
+        "SELECT %(raw_id_base)s + s.file_row, s.file_row, s.batch_id, s.event_type, s.payload, {} FROM {} s"
+    ).format(_created_at("s"), part)
 
 
 def insert_rejections(rejections: sql.Composable) -> sql.Composed:
@@ -281,9 +286,12 @@ def _type_ok(field: PayloadField, value: sql.Composable, text: sql.Composable) -
     if field.type is FieldType.TEXT:
         return sql.SQL("jsonb_typeof({}) = 'string'").format(value)
     if field.type is FieldType.INTEGER:  # 5 but not 5.0, "5" or 1e30
-        return sql.SQL("(jsonb_typeof({}) = 'number' AND pg_input_is_valid({}, 'bigint'))").format(
-            value, text
-        )
+        # A JSON number's text has no exponent: without a '.' and under 19 characters it is a bigint for sure;
+        # only longer ones need the parse.
+        return sql.SQL(
+            "(jsonb_typeof({v}) = 'number' AND strpos({t}, '.') = 0 "
+            "AND (length({t}) < 19 OR pg_input_is_valid({t}, 'bigint')))"
+        ).format(v=value, t=text)
     if field.type is FieldType.DECIMAL:
         return sql.SQL("(jsonb_typeof({}) IN ('number', 'string') AND {} ~ {})").format(
             value, text, sql.Literal(DECIMAL_2)
@@ -387,9 +395,9 @@ def staged_events(schema: EventSchema, staged: sql.Composable, page_range: bool 
     part stores from tuple id `%(first_tid)s` up to `%(end_tid)s` (exclusive), read by a TID range scan."""
     pages = sql.SQL(" AND s.ctid >= %(first_tid)s::tid AND s.ctid < %(end_tid)s::tid")
     return sql.SQL(
-        "SELECT %(raw_id_base)s + s.file_row AS raw_id, s.file_row, s.batch_created_at::timestamp AS batch_created_at, "
+        "SELECT %(raw_id_base)s + s.file_row AS raw_id, s.file_row, {} AS batch_created_at, "
         "s.payload FROM {} s WHERE s.event_type = {}{}"
-    ).format(staged, sql.Literal(schema.event_type), pages if page_range else sql.SQL(""))
+    ).format(_created_at("s"), staged, sql.Literal(schema.event_type), pages if page_range else sql.SQL(""))
 
 
 def relation_pages(regclass: str) -> sql.Composed:
