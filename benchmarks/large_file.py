@@ -190,17 +190,18 @@ _DESCRIPTIONS = {
 }
 
 
-def _measure(server: BenchServer, method: str, path: Path, events: int, repeat: int) -> MethodResult:
-    runs = []
-    for attempt in range(1, repeat + 1):
-        log(f"large: {method} ({attempt}/{repeat})")
-        run = (
-            measure_psql_copy(server, path, events)
-            if method == "psql_copy"
-            else measure_worker(server, method, path, events)
-        )
-        log(f"large: {method} took {run['seconds']:.1f} s, peak RSS {run['peak_rss_mb'] or 0:.0f} MB")
-        runs.append(run)
+def _measure_once(server: BenchServer, method: str, path: Path, events: int, label: str) -> dict[str, object]:
+    log(f"large: {method} ({label})")
+    run = (
+        measure_psql_copy(server, path, events)
+        if method == "psql_copy"
+        else measure_worker(server, method, path, events)
+    )
+    log(f"large: {method} took {run['seconds']:.1f} s, peak RSS {run['peak_rss_mb'] or 0:.0f} MB")
+    return run
+
+
+def _summary(method: str, runs: list[dict[str, object]]) -> MethodResult:
     median_run = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
     return MethodResult(
         method=method,
@@ -223,22 +224,33 @@ def run_large_file_scenario(
     *,
     events: int,
     repeat: int,
+    pandas_repeat: int = 1,
     regenerate: bool,
     methods: list[str],
     explain_to: Path | None = None,
 ) -> LargeFileResult:
-    """Generate (or reuse) the file, then load it with each method; psql first, as it is the reference.
+    """Generate (or reuse) the file, then load it with each method, in rounds (psql first in each round).
 
     With `explain_to`, one more (untimed) platform load writes the plans of its slow statements there.
     """
     path, generation_s = generate_large_batch(events, regenerate=regenerate)
-    results, errors = [], {}
-    for method in methods:
-        try:
-            results.append(_measure(server, method, path, events, repeat))
-        except BenchmarkError as err:  # the other methods still give their numbers
-            log(f"large: {method} FAILED")
-            errors[method] = str(err)
+    wanted = {method: pandas_repeat if method == "pandas" else repeat for method in methods}
+    runs: dict[str, list[dict[str, object]]] = {method: [] for method in methods}
+    errors: dict[str, str] = {}
+    # Rounds of one run per method, so that whatever drifts on the server during the benchmark (caches,
+    # WAL files, the kernel's writeback) spreads over every method instead of favouring the one measured last.
+    for attempt in range(1, max(wanted.values(), default=0) + 1):
+        for method in methods:
+            if method in errors or attempt > wanted[method]:
+                continue
+            try:
+                runs[method].append(
+                    _measure_once(server, method, path, events, f"{attempt}/{wanted[method]}")
+                )
+            except BenchmarkError as err:  # the other methods still give their numbers
+                log(f"large: {method} FAILED")
+                errors[method] = str(err)
+    results = [_summary(method, runs[method]) for method in methods if method not in errors]
     plans_file = None
     if explain_to is not None:
         log(f"large: platform again with auto_explain (untimed), plans to {explain_to}")

@@ -82,7 +82,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(LARGE_METHODS),
         help="psql_copy,platform,pandas",
     )
-    parser.add_argument("--repeat", type=_positive, default=1, help="runs per large-file method (median)")
+    parser.add_argument(
+        "--repeat", type=_positive, default=3, help="runs of psql_copy and platform (the median counts)"
+    )
+    parser.add_argument(
+        "--pandas-repeat", type=_positive, default=1, help="runs of pandas (about a minute each)"
+    )
     parser.add_argument("--regenerate", action="store_true", help="generate the large batch even if cached")
     parser.add_argument(
         "--explain",
@@ -174,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     server,
                     events=args.events,
                     repeat=args.repeat,
+                    pandas_repeat=args.pandas_repeat,
                     regenerate=args.regenerate,
                     methods=args.methods,
                     explain_to=run_dir / "load_batch-plans.txt" if args.explain else None,

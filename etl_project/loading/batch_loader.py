@@ -410,7 +410,7 @@ class _SliceQueue:
     def __init__(self, slices: list[_Slice]):
         self._slices = deque(slices)
         self._lock = threading.Lock()
-        self._min_pages = max(1, max((s.end_page - s.first_page for s in slices), default=1) // 8)
+        self._min_pages = max(1, max((s.end_page - s.first_page for s in slices), default=1) // 4)
 
     def take(self, from_back: bool = False) -> _Slice | None:
         with self._lock:

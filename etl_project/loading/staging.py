@@ -306,19 +306,24 @@ def _copy_part(
     names: list[str],
     backslash_escapes: bool,
 ) -> _PartCopy | None:
-    """COPY one part of the file into its staging table; None when PostgreSQL cannot parse it exactly."""
-    with autocommit(conn) as cur:
-        cur.execute(q.create_staging_part(table, part.first_row))
-        source = _FileBytesForCopy(path, part, backslash_escapes)
-        try:
+    """COPY one part of the file into its staging table; None when PostgreSQL cannot parse it exactly.
+
+    Table and rows are created in one transaction so that COPY can write the rows frozen and the pages
+    all-visible: every later scan of the part (each slice, the raw events) then skips per-row visibility checks.
+    """
+    source = _FileBytesForCopy(path, part, backslash_escapes)
+    try:
+        with _transaction(conn) as cur:
+            cur.execute(q.create_staging_part(table, part.first_row))
             cur.copy_expert(q.copy_file_into_staging(table, names, backslash_escapes).as_string(cur), source)
-            return _PartCopy(cur.rowcount, source.lines, source.identity)
-        except psycopg2.Error as err:
-            if not (source.style_changed or isinstance(err, psycopg2.DataError)):
-                raise  # a lost connection or a server problem, not something about the file
-            return None
-        finally:
-            source.close()
+            rows = cur.rowcount
+    except psycopg2.Error as err:
+        if not (source.style_changed or isinstance(err, psycopg2.DataError)):
+            raise  # a lost connection or a server problem, not something about the file
+        return None
+    finally:
+        source.close()
+    return _PartCopy(rows, source.lines, source.identity)
 
 
 def _stage_with_postgresql(

@@ -98,11 +98,12 @@ def _csv_format(backslash_escapes: bool) -> sql.Composable:
 
 
 def copy_file_into_staging(part: sql.Composable, columns: list[str], backslash_escapes: bool) -> sql.Composed:
-    """COPY of the file's own bytes (a range of its lines), PostgreSQL parsing CSV and JSON.
+    """COPY of the file's own bytes (a range of its lines), PostgreSQL parsing CSV and JSON; FREEZE needs the
+    part created in the same transaction.
 
     `columns` are the header's names in file order (already checked against the four known ones).
     """
-    return sql.SQL("COPY {} ({}) FROM STDIN WITH ({})").format(
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH ({}, FREEZE)").format(
         part, sql.SQL(", ").join(map(sql.Identifier, columns)), _csv_format(backslash_escapes)
     )
 
@@ -286,12 +287,9 @@ def _type_ok(field: PayloadField, value: sql.Composable, text: sql.Composable) -
     if field.type is FieldType.TEXT:
         return sql.SQL("jsonb_typeof({}) = 'string'").format(value)
     if field.type is FieldType.INTEGER:  # 5 but not 5.0, "5" or 1e30
-        # A JSON number's text has no exponent: without a '.' and under 19 characters it is a bigint for sure;
-        # only longer ones need the parse.
-        return sql.SQL(
-            "(jsonb_typeof({v}) = 'number' AND strpos({t}, '.') = 0 "
-            "AND (length({t}) < 19 OR pg_input_is_valid({t}, 'bigint')))"
-        ).format(v=value, t=text)
+        return sql.SQL("(jsonb_typeof({}) = 'number' AND pg_input_is_valid({}, 'bigint'))").format(
+            value, text
+        )
     if field.type is FieldType.DECIMAL:
         return sql.SQL("(jsonb_typeof({}) IN ('number', 'string') AND {} ~ {})").format(
             value, text, sql.Literal(DECIMAL_2)
