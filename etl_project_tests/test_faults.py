@@ -111,12 +111,23 @@ def test_killed_load_leaves_nothing_and_the_next_run_loads_it_once(database_url,
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM utilities.processed_files")
         assert cur.fetchone()[0] == 0
+    abandoned = _staging_tables(db)
+    assert abandoned, "the killed load's staging tables (scratch, outside its transaction) are left over"
 
     conn = psycopg2.connect(database_url)
     report = load_batch(conn, "big", path)
     conn.close()
     assert report.rows_read == 200000 and report.rows_rejected == 0
     assert count_rows(db, "big")["raw_events"] == 200000
+    assert not abandoned & _staging_tables(db), "the next load drops the staging tables of a load that is gone"
+
+
+def _staging_tables(conn: psycopg2.extensions.connection) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'etl_staging'")
+        names = {name for (name,) in cur.fetchall()}
+    conn.commit()
+    return names
 
 
 @pytest.mark.slow
