@@ -119,7 +119,9 @@ def test_killed_load_leaves_nothing_and_the_next_run_loads_it_once(database_url,
     conn.close()
     assert report.rows_read == 200000 and report.rows_rejected == 0
     assert count_rows(db, "big")["raw_events"] == 200000
-    assert not abandoned & _staging_tables(db), "the next load drops the staging tables of a load that is gone"
+    assert not abandoned & _staging_tables(db), (
+        "the next load drops the staging tables of a load that is gone"
+    )
 
 
 def _staging_tables(conn: psycopg2.extensions.connection) -> set[str]:

@@ -1,12 +1,13 @@
-"""A load validates on two connections: slices of the sales are checked by the validator (from its staging
-table) or by the writer (from its raw_events), whichever is free. Who checks a slice must not matter."""
+"""A load stages and validates on two connections: a large file is staged in two parts, one per connection,
+and slices of the sales are checked by the validator or by the writer, whichever is free. How the work was
+shared must never show in the outcome."""
 
 import json
 
 import psycopg2
 import pytest
 
-from etl_project.loading import batch_loader
+from etl_project.loading import batch_loader, staging
 from etl_project.loading.batch_loader import load_batch
 from etl_project_tests.helpers import write_raw_batch
 
@@ -45,11 +46,27 @@ def _batch_rows() -> tuple[list[tuple[str, ...]], dict[int, str]]:
     return rows, expected
 
 
+@pytest.fixture
+def staged_parts(monkeypatch) -> list[int]:
+    """Counts the parts each staging attempt COPYs (appended per part)."""
+    calls: list[int] = []
+    copy_part = staging._copy_part
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return copy_part(*args, **kwargs)
+
+    monkeypatch.setattr(staging, "_copy_part", counting)
+    return calls
+
+
+@pytest.mark.parametrize("split", [True, False], ids=["file in two parts", "file in one part"])
 @pytest.mark.parametrize("slice_rows", [100, 1_000_000], ids=["many slices", "one slice"])
-def test_who_validates_a_slice_does_not_change_the_outcome(
-    slice_rows, monkeypatch, database_url, shared_dir, db
+def test_how_the_work_is_shared_does_not_change_the_outcome(
+    split, slice_rows, monkeypatch, staged_parts, database_url, shared_dir, db
 ):
     monkeypatch.setattr(batch_loader, "SLICE_ROWS", slice_rows)
+    monkeypatch.setattr(staging, "PARALLEL_STAGING_MIN_BYTES", 0 if split else 1 << 40)
     rows, expected = _batch_rows()
     path = write_raw_batch(shared_dir, "p", rows)
 
@@ -57,7 +74,8 @@ def test_who_validates_a_slice_does_not_change_the_outcome(
     report = load_batch(conn, "p", path)
     conn.close()
 
-    assert report.parsed_by == "postgresql"  # the writer's own COPY stands, so it takes slices too
+    assert report.parsed_by == "postgresql"
+    assert len(staged_parts) == (2 if split else 1)
     with db.cursor() as cur:
         cur.execute("SELECT file_row, rejection_reason FROM etl.rejected_events WHERE batch_id = 'p'")
         assert dict(cur.fetchall()) == expected
@@ -66,4 +84,27 @@ def test_who_validates_a_slice_does_not_change_the_outcome(
             "FROM etl.sales s JOIN etl.raw_events r USING (raw_id) WHERE s.batch_id = 'p'"
         )
         assert cur.fetchone() == (3000 - len(expected), 3000 - len(expected), True)
+        cur.execute("SELECT array_agg(file_row ORDER BY file_row) FROM etl.raw_events WHERE batch_id = 'p'")
+        assert cur.fetchone()[0] == list(range(1, len(rows) + 1))  # numbered across the cut
     assert report.loaded["sales"] == 3000 - len(expected)
+
+
+def test_rows_spanning_lines_are_staged_in_one_part(monkeypatch, staged_parts, database_url, shared_dir, db):
+    """A cut at a line break may fall inside a quoted field; then the two parts are dropped and the file is
+    staged again in one part, still by PostgreSQL, every record numbered as it comes in the file."""
+    monkeypatch.setattr(staging, "PARALLEL_STAGING_MIN_BYTES", 0)
+    rows, expected = _batch_rows()
+    rows = [(b, t, json.dumps(json.loads(payload), indent=1), c) for b, t, payload, c in rows]  # 7 lines each
+    path = write_raw_batch(shared_dir, "p", rows)
+
+    conn = psycopg2.connect(database_url)
+    report = load_batch(conn, "p", path)
+    conn.close()
+
+    assert report.parsed_by == "postgresql" and len(staged_parts) == 3  # two parts, then one
+    assert (report.rows_read, report.rows_rejected) == (len(rows), len(expected))
+    with db.cursor() as cur:
+        cur.execute("SELECT file_row, rejection_reason FROM etl.rejected_events WHERE batch_id = 'p'")
+        assert dict(cur.fetchall()) == expected
+        cur.execute("SELECT array_agg(file_row ORDER BY file_row) FROM etl.raw_events WHERE batch_id = 'p'")
+        assert cur.fetchone()[0] == list(range(1, len(rows) + 1))

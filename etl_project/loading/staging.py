@@ -64,6 +64,9 @@ class StagingTables:
     def part(self, k: int) -> sql.Identifier:
         return sql.Identifier(STAGING_SCHEMA, self.part_name(k))
 
+    def staged_part(self, k: int, rows: int) -> StagedPart:
+        return StagedPart(self.part(k), f"{STAGING_SCHEMA}.{self.part_name(k)}", rows)
+
     @property
     def prefix(self) -> str:
         return f"load_{self.load_number}_"
@@ -360,9 +363,7 @@ def _stage_with_postgresql(
                 "postgresql",
             )
             staged.parts = [
-                StagedPart(tables.part(k), f"{STAGING_SCHEMA}.{tables.part_name(k)}", r.rows)
-                for k, r in enumerate(results, start=1)
-                if r is not None
+                tables.staged_part(k, r.rows) for k, r in enumerate(results, start=1) if r is not None
             ]
             return staged
         with autocommit(connections[0]) as cur:
@@ -395,7 +396,7 @@ def _stage_with_python(
         "python",
         ignored_columns=stream.ignored_columns,
     )
-    staged.parts = [StagedPart(tables.part(1), f"{STAGING_SCHEMA}.{tables.part_name(1)}", rows)]
+    staged.parts = [tables.staged_part(1, rows)]
     return staged
 
 
