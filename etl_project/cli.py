@@ -64,7 +64,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
     shared.mkdir(parents=True, exist_ok=True)
     if not any(shared.glob("*.csv")) and not args.no_history:
         yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
-        files = generate_history(shared, end_date=yesterday, days=9)
+        from etl_project.generator.job import DatabaseIds  # imports Dagster: only here
+
+        # Ids reserved from the database's sequences, as the every-minute generator does: a generated batch
+        # loaded before the last history file must not take ids the history uses.
+        with EtlDatabase(url=os.getenv("ETL_DATABASE_URL") or None).connect() as conn:
+            files = generate_history(shared, end_date=yesterday, days=9, ids=DatabaseIds(conn))
         print(f"Seeded {shared} with {len(files)} sample history batches ending {yesterday}.")
     home = Path(os.getenv("DAGSTER_HOME") or LOCAL_DAGSTER_HOME)
     home.mkdir(parents=True, exist_ok=True)

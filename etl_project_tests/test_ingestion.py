@@ -1,11 +1,21 @@
 """Batch files into PostgreSQL through the partitioned event assets, against a real PostgreSQL."""
 
 import json
+import random
+from datetime import date, datetime
 
 import dagster as dg
 import pytest
+from faker import Faker
 
-from etl_project.generator.events import BatchShape
+from etl_project.generator.events import (
+    BatchShape,
+    Catalog,
+    generate_events,
+    generate_history,
+    write_batch_file,
+)
+from etl_project.generator.job import DatabaseIds
 from etl_project_tests.helpers import (
     count_rows,
     failure_message,
@@ -242,3 +252,34 @@ def test_quotes_and_backslashes_survive_both_escaping_styles(instance, resources
     with db.cursor() as cur:
         cur.execute("SELECT name FROM etl.stores ORDER BY id")
         assert [r[0] for r in cur.fetchall()] == [name, name]
+
+
+def test_seeded_history_and_batches_generated_meanwhile_never_share_ids(instance, resources, shared_dir, db):
+    """`make dev` seeds history while the every-minute generator may already run: both reserve ids from the
+    database's sequences, so a generated batch loaded before the history rejects nothing (and vice versa)."""
+    history = generate_history(
+        shared_dir, end_date=date(2026, 11, 20), days=2, batches_per_day=1, ids=DatabaseIds(db)
+    )
+    fake = Faker()
+    fake.seed_instance(5)
+    events = generate_events(
+        fake=fake,
+        rng=random.Random(5),
+        ids=DatabaseIds(db),
+        catalog=Catalog(),
+        created_at=datetime(2026, 11, 21, 9, 0),
+        shape=BatchShape(stores=2, products=2, orders=3, sales=(5, 5)),
+    )
+    generated = write_batch_file(shared_dir, "generated", datetime(2026, 11, 21, 9, 0), events)
+    db.commit()
+
+    materialize_batches(
+        instance, resources, [generated.stem]
+    )  # loaded first, as when history is still loading
+    materialize_batches(instance, resources, [path.stem for path in history])
+
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*), string_agg(DISTINCT rejection_reason, '; ') FROM etl.rejected_events")
+        assert cur.fetchone() == (0, None)
+        cur.execute("SELECT count(*) FROM etl.stores")
+        assert cur.fetchone()[0] == 6 + 2

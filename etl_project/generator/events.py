@@ -174,6 +174,19 @@ def write_batch_file(directory: Path, batch_id: str, created_at: datetime, event
     return final
 
 
+class _FirstIdsKept:
+    """An `IdAllocator` that remembers the first ids it handed out per table."""
+
+    def __init__(self, ids: IdAllocator):
+        self._ids = ids
+        self.first: dict[str, list[int]] = {}
+
+    def reserve(self, table: str, count: int) -> list[int]:
+        reserved = self._ids.reserve(table, count)
+        self.first.setdefault(table, reserved)
+        return reserved
+
+
 def generate_history(
     directory: Path,
     *,
@@ -182,18 +195,20 @@ def generate_history(
     batches_per_day: int = 4,
     seed: int = 7,
     dropping_stores: dict[int, float] | None = None,
+    ids: IdAllocator | None = None,
 ) -> list[Path]:
     """Write `days` days of batches ending on `end_date`, with stable stores and a sales drop on the last day.
 
     `dropping_stores` maps a store id to the share of its usual sales it keeps on the last day (by default
-    store 1 keeps 30%, a 70% drop, and store 2 keeps nothing).
+    the first store keeps 30%, a 70% drop, and the second nothing). `ids` defaults to ids from 1; give the
+    database's (`DatabaseIds`) when the files go to a platform that also generates batches, so that the two
+    never hand out the same id.
     """
     fake = Faker()
     fake.seed_instance(seed)
     rng = random.Random(seed)
-    ids = SequentialIds()
+    ids = _FirstIdsKept(ids or SequentialIds())
     catalog = Catalog()
-    drops = {1: 0.3, 2: 0.0} if dropping_stores is None else dropping_stores
     written: list[Path] = []
     for day_index in range(days):
         day = end_date - timedelta(days=days - 1 - day_index)
@@ -204,7 +219,14 @@ def generate_history(
             shape = BatchShape(
                 stores=6 if first else 0, products=8 if first else 0, orders=10, sales=(40, 50)
             )
-            weights = drops if last_day else None
+            weights = None
+            if last_day:
+                first_stores = ids.first[STORE_EVENT.table]
+                weights = (
+                    {first_stores[0]: 0.3, first_stores[1]: 0.0}
+                    if dropping_stores is None
+                    else dropping_stores
+                )
             batch_id = f"history__{day.isoformat()}_{n:02d}"
             events = list(
                 generate_events(
