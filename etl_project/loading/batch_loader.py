@@ -15,29 +15,24 @@ from __future__ import annotations
 
 import logging
 import math
-import queue
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psycopg2
 import psycopg2.extensions
-from psycopg2 import sql
 
 from etl_project.loading import validation_sql as q
-from etl_project.loading.staging import (
-    StagedFile,
+from etl_project.loading.staging import StagedFile, stage_file
+from etl_project.loading.staging_tables import (
     StagedPart,
     StagingTables,
     autocommit,
     claim_staging,
     release_staging,
-    stage_file,
 )
+from etl_project.loading.writer import LoadWriter
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
 
 logger = logging.getLogger(__name__)
@@ -149,7 +144,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             _delete_previous_load(cur, batch_id)
             cur.execute("SET LOCAL work_mem = %s", (LOAD_WORK_MEM,))
             cur.execute("SET LOCAL enable_mergejoin = off")  # as on the validator (see `_validate`)
-            writer = _Writer(conn, cur)
+            writer = LoadWriter(conn, cur)
             try:
                 raw_events = writer.submit(_insert_raw_events, staged, params)
                 _validate(vcur, writer, staged, tables, params)
@@ -203,109 +198,6 @@ def _open_validator(conn: psycopg2.extensions.connection) -> psycopg2.extensions
     return psycopg2.connect(conn.dsn, password=conn.info.password)
 
 
-class _Writer:
-    """Runs the writer's steps in order on a thread of its own, while the caller drives the validator.
-
-    When no step is waiting, the thread does `idle_work` (validating slices), so that the rows the validator
-    sends are inserted as soon as they arrive. psycopg2 releases the GIL while PostgreSQL works, so the two
-    connections' server processes run at once.
-    """
-
-    def __init__(self, conn: psycopg2.extensions.connection, cur: psycopg2.extensions.cursor):
-        self._conn = conn
-        self._cur = cur
-        self._steps: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._idle_work: Callable[[psycopg2.extensions.cursor], bool] | None = None
-        self._idle_rows: Counter[str] = Counter()
-        self._failure: BaseException | None = None
-        self._inserts: list[tuple[str | None, Future[int]]] = []
-        self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                item = self._steps.get_nowait() if self._idle_work else self._steps.get()
-            except queue.Empty:
-                self._work_when_idle()
-                continue
-            if item is None:
-                return
-            future, step, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            if self._failure is not None:  # the transaction is lost: later steps would fail anyway
-                future.set_exception(self._failure)
-                continue
-            try:
-                future.set_result(step(self._cur, *args))
-            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the step
-                self._failure = exc
-                future.set_exception(exc)
-
-    def _work_when_idle(self) -> None:
-        assert self._idle_work is not None
-        try:
-            more = self._failure is None and self._idle_work(self._cur)
-        except BaseException as exc:  # noqa: BLE001 - raised by finish()
-            self._failure = exc
-            more = False
-        if not more:
-            self._idle_work = None
-
-    def submit(self, step: Callable[..., Any], *args: Any) -> Future[Any]:
-        """Queue `step(writer_cursor, *args)`."""
-        future: Future[Any] = Future()
-        self._steps.put((future, step, args))
-        return future
-
-    def insert(self, table: str | None, statement: sql.Composable, params: dict) -> None:
-        """Queue an INSERT into `table` (None: rows not counted as loaded) from what the validator committed."""
-        self._inserts.append((table, self.submit(_execute, statement, params)))
-
-    def validate_slices(self, schema: EventSchema, slices: _SliceQueue, params: dict) -> None:
-        """Have the writer validate slices of `schema` whenever it has nothing else to do."""
-
-        def one_slice(cur: psycopg2.extensions.cursor) -> bool:
-            part = slices.take(from_back=True)
-            if part is None:
-                return False
-            self._idle_rows[schema.table] += _validate_slice_on_writer(cur, schema, part, params)
-            return True
-
-        self.submit(lambda _cur: setattr(self, "_idle_work", one_slice))
-
-    def finish(self) -> Counter[str]:
-        """Wait for every step; rows inserted per table. The first failed step's error is raised."""
-        self._steps.put(None)
-        self._thread.join()
-        if self._failure is not None:
-            raise self._failure
-        loaded = Counter(self._idle_rows)
-        for table, inserted in self._inserts:
-            if table is not None:
-                loaded[table] += inserted.result()
-        return loaded
-
-    def abort(self) -> None:
-        """Stop the writer's current statement and drop its queued steps; the transaction then rolls back."""
-        self._failure = self._failure or _Aborted()
-        self._conn.cancel()
-        self._steps.put(None)
-        self._thread.join()
-
-
-class _Aborted(Exception):
-    """The load failed elsewhere; the writer's remaining steps are dropped."""
-
-
-def _execute(cur: psycopg2.extensions.cursor, statement: sql.Composable, params: dict) -> int:
-    cur.execute(statement, params)
-    return cur.rowcount
-
-
 def _insert_raw_events(cur: psycopg2.extensions.cursor, staged: StagedFile, params: dict) -> int:
     """The writer's first step: the staged rows with a valid envelope become the batch's raw events."""
     rows = 0
@@ -317,7 +209,7 @@ def _insert_raw_events(cur: psycopg2.extensions.cursor, staged: StagedFile, para
 
 def _validate(
     vcur: psycopg2.extensions.cursor,
-    writer: _Writer,
+    writer: LoadWriter,
     staged: StagedFile,
     tables: StagingTables,
     params: dict,
@@ -343,7 +235,7 @@ def _validate(
 
 def _validate_entities(
     vcur: psycopg2.extensions.cursor,
-    writer: _Writer,
+    writer: LoadWriter,
     schema: EventSchema,
     staged: StagedFile,
     tables: StagingTables,
@@ -377,7 +269,7 @@ class _Slice:
 
 def _validate_in_slices(
     vcur: psycopg2.extensions.cursor,
-    writer: _Writer,
+    writer: LoadWriter,
     schema: EventSchema,
     staged: StagedFile,
     tables: StagingTables,
@@ -387,7 +279,7 @@ def _validate_in_slices(
     is validated; the writer validates slices too, from the other end of the queue, when it has nothing else
     to do."""
     slices = _SliceQueue(_slices(vcur, staged))
-    writer.validate_slices(schema, slices, params)
+    writer.work_when_idle(schema.table, lambda cur: _validate_slice_on_writer(cur, schema, slices, params))
     number = 0
     while (part := slices.take()) is not None:
         number += 1
@@ -436,10 +328,14 @@ def _slices(vcur: psycopg2.extensions.cursor, staged: StagedFile) -> list[_Slice
 
 
 def _validate_slice_on_writer(
-    cur: psycopg2.extensions.cursor, schema: EventSchema, part: _Slice, params: dict
-) -> int:
-    """The writer's share: the same SQL, references resolved against the tables it has filled, valid rows
-    inserted and rejections recorded directly. Returns rows inserted."""
+    cur: psycopg2.extensions.cursor, schema: EventSchema, slices: _SliceQueue, params: dict
+) -> int | None:
+    """The writer's share, a slice from the back of the queue: the same SQL, references resolved against the
+    tables it has filled, valid rows inserted and rejections recorded directly. Rows inserted; None when no
+    slice is left."""
+    part = slices.take(from_back=True)
+    if part is None:
+        return None
     slice_params = part.params(params)
     events = q.staged_events(schema, part.part.table, page_range=True)
     cur.execute(q.validate_events(schema, events), slice_params)

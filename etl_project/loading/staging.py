@@ -1,10 +1,4 @@
-"""Gets a batch file into the load's staging tables, as fast as the file allows.
-
-Staging tables are scratch: UNLOGGED tables in the schema `etl_staging`, one set per load (named by its load
-number), committed as soon as they are filled so that both of the load's connections can read them. They are
-never part of the load's transaction: the event tables only change in that transaction. The load drops its
-staging tables when it ends; those of a load whose process was killed are dropped by the next load (a session
-advisory lock held by each load's validating connection tells which loads still run).
+"""Gets a batch file into the load's staging tables (`staging_tables`), as fast as the file allows.
 
 Fast path: PostgreSQL's COPY parses the file's own bytes (CSV and JSON). That is exact when the file has one
 quoting style throughout: quotes escaped with a backslash (`\\"`, our generator's style, read with
@@ -25,10 +19,7 @@ import csv
 import hashlib
 import io
 import os
-import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,68 +29,20 @@ from psycopg2 import sql
 
 from etl_project.loading import validation_sql as q
 from etl_project.loading.batch_file import STAGED_COLUMNS, BatchFileStream
+from etl_project.loading.staging_tables import (
+    StagedPart,
+    StagingTables,
+    autocommit,
+    drop_staging,
+    transaction,
+)
 from etl_project.schemas import BATCH_FILE_COLUMNS
 
 CHUNK_BYTES = 1 << 20
 #: A header line longer than this is not a header this platform writes: use the careful path.
 MAX_HEADER_BYTES = 64 * 1024
-#: Schema of the staging tables (created by migration 0006).
-STAGING_SCHEMA = "etl_staging"
-#: Advisory-lock class of "a load's staging tables are in use"; the second key is the load number.
-STAGING_LOCK_CLASS = 7_301_003
 #: Files at least this large are staged in two parts, one per connection; below, splitting gains nothing.
 PARALLEL_STAGING_MIN_BYTES = 8 << 20
-_LOAD_TABLE = re.compile(r"^load_(\d+)_[a-z0-9_]+$")
-
-
-@dataclass(frozen=True)
-class StagingTables:
-    """The names of one load's staging tables (from its load number only, never from file contents)."""
-
-    load_number: int
-
-    def part_name(self, k: int) -> str:
-        return f"load_{self.load_number}_part{k}"
-
-    def part(self, k: int) -> sql.Identifier:
-        return sql.Identifier(STAGING_SCHEMA, self.part_name(k))
-
-    def staged_part(self, k: int, rows: int) -> StagedPart:
-        return StagedPart(self.part(k), f"{STAGING_SCHEMA}.{self.part_name(k)}", rows)
-
-    @property
-    def prefix(self) -> str:
-        return f"load_{self.load_number}_"
-
-    @property
-    def rejections(self) -> sql.Identifier:
-        return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}rejections")
-
-    @property
-    def entity_events(self) -> sql.Identifier:
-        """The staged rows of the entity types, apart from the (usually far more numerous) others."""
-        return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}entity_events")
-
-    def validated(self, name: str) -> sql.Identifier:
-        """Where the validator puts one validation's outcome (`validate_events(into=...)`)."""
-        return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}validated_{name}")
-
-    def entities(self, table: str) -> sql.Identifier:
-        """The load's valid rows of an entity table, ids assigned (`create_entity_table`)."""
-        return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}{table}")
-
-    def rows_visible_to_batch(self, table: str) -> sql.Composed:
-        """`validate_events`' `rows_of` for the validator: other batches' rows and the load's entity table."""
-        return q.rows_visible_to_batch(table, self.entities(table))
-
-
-@dataclass
-class StagedPart:
-    """One staging part holding rows of the file."""
-
-    table: sql.Identifier
-    regclass: str
-    rows: int
 
 
 @dataclass
@@ -119,70 +62,6 @@ class StagedFile:
     @property
     def tables(self) -> list[sql.Composable]:
         return [part.table for part in self.parts]
-
-
-def claim_staging(cur: psycopg2.extensions.cursor, load_number: int) -> StagingTables:
-    """Mark the load's staging tables as in use (for as long as `cur`'s session lives), drop those of loads
-    that are gone, and create the load's rejections table. `cur`'s connection must be in autocommit."""
-    cur.execute("SELECT pg_advisory_lock(%s, %s)", (STAGING_LOCK_CLASS, load_number))
-    _drop_abandoned_staging(cur, load_number)
-    tables = StagingTables(load_number)
-    cur.execute(q.create_staging_rejections(tables.rejections))
-    return tables
-
-
-def release_staging(cur: psycopg2.extensions.cursor, tables: StagingTables) -> None:
-    """Drop the load's staging tables and release their lock."""
-    drop_staging(cur, tables)
-    cur.execute("SELECT pg_advisory_unlock(%s, %s)", (STAGING_LOCK_CLASS, tables.load_number))
-
-
-def drop_staging(cur: psycopg2.extensions.cursor, tables: StagingTables, parts_only: bool = False) -> None:
-    """Drop the load's staging tables (those the catalog lists under its prefix), or only its parts."""
-    cur.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND starts_with(tablename, %s)",
-        (STAGING_SCHEMA, tables.prefix + ("part" if parts_only else "")),
-    )
-    names = [name for (name,) in cur.fetchall() if _LOAD_TABLE.match(name)]
-    if names:
-        cur.execute(
-            sql.SQL("DROP TABLE IF EXISTS {}").format(
-                sql.SQL(", ").join(sql.Identifier(STAGING_SCHEMA, name) for name in names)
-            )
-        )
-
-
-def _drop_abandoned_staging(cur: psycopg2.extensions.cursor, own_load: int) -> None:
-    """Staging tables of loads whose connection is gone (a killed process) are dropped."""
-    cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (STAGING_SCHEMA,))
-    loads = {int(m.group(1)) for (name,) in cur.fetchall() if (m := _LOAD_TABLE.match(name))}
-    for load_number in sorted(loads - {own_load}):
-        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (STAGING_LOCK_CLASS, load_number))
-        if cur.fetchone()[0]:  # nobody holds it: that load is over
-            release_staging(cur, StagingTables(load_number))
-
-
-@contextmanager
-def autocommit(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
-    """A cursor whose statements commit one by one (staging tables are shared as soon as they are filled)."""
-    previous = conn.autocommit
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            yield cur
-    finally:
-        conn.autocommit = previous
-
-
-@contextmanager
-def _transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
-    previous = conn.autocommit
-    conn.autocommit = False
-    try:
-        with conn, conn.cursor() as cur:
-            yield cur
-    finally:
-        conn.autocommit = previous
 
 
 class _QuotingStyleChanged(Exception):
@@ -316,7 +195,7 @@ def _copy_part(
     """
     source = _FileBytesForCopy(path, part, backslash_escapes)
     try:
-        with _transaction(conn) as cur:
+        with transaction(conn) as cur:
             cur.execute(q.create_staging_part(table, part.first_row))
             cur.copy_expert(q.copy_file_into_staging(table, names, backslash_escapes).as_string(cur), source)
             rows = cur.rowcount
@@ -374,7 +253,7 @@ def _stage_with_postgresql(
 def _stage_with_python(
     conn: psycopg2.extensions.connection, path: Path, tables: StagingTables, params: dict
 ) -> StagedFile:
-    with _transaction(conn) as cur, BatchFileStream(path) as stream:
+    with transaction(conn) as cur, BatchFileStream(path) as stream:
         cur.execute(q.create_staging_part(tables.part(1), 1))
         cur.execute(q.create_staged_text())
         try:
@@ -404,7 +283,7 @@ def _reject_envelopes(
     conn: psycopg2.extensions.connection, part: StagedPart, tables: StagingTables, params: dict
 ) -> int:
     """Rows of the part that cannot be raw events leave it for the rejections table; return how many."""
-    with _transaction(conn) as cur:
+    with transaction(conn) as cur:
         cur.execute(q.reject_envelopes(part.table, tables.rejections), params)
         rejected = cur.rowcount
         # Row counts and event types for the planners of both connections; a small sample is plenty for that.
