@@ -21,6 +21,18 @@ BAD_SALES = [
 ]
 
 
+EARLIER_STORE = 7
+
+
+def _load_earlier_batch(database_url: str, shared_dir) -> None:
+    """Batch `q`, loaded first, with the store that a third of `p`'s sales reference."""
+    store = {"id": EARLIER_STORE, "created_at": CREATED, "name": "B", "tax_id": 2, "status": "active"}
+    path = write_raw_batch(shared_dir, "q", [("q", "store_event", json.dumps(store), CREATED)])
+    conn = psycopg2.connect(database_url)
+    load_batch(conn, "q", path)
+    conn.close()
+
+
 def _batch_rows() -> tuple[list[tuple[str, ...]], dict[int, str]]:
     rows = [
         (
@@ -40,7 +52,8 @@ def _batch_rows() -> tuple[list[tuple[str, ...]], dict[int, str]]:
     expected: dict[int, str] = {}
     for n in range(3000):
         change, reason = BAD_SALES[n % len(BAD_SALES)] if n % 97 == 0 else ({}, None)
-        rows.append(("p", "sales_event", json.dumps({**SALE, **change}), CREATED))
+        earlier_store = {"store_id": EARLIER_STORE} if n % 3 == 1 else {}  # found in another batch
+        rows.append(("p", "sales_event", json.dumps({**SALE, **earlier_store, **change}), CREATED))
         if reason:
             expected[len(rows)] = reason
     return rows, expected
@@ -67,6 +80,8 @@ def test_how_the_work_is_shared_does_not_change_the_outcome(
 ):
     monkeypatch.setattr(batch_loader, "SLICE_ROWS", slice_rows)
     monkeypatch.setattr(staging, "PARALLEL_STAGING_MIN_BYTES", 0 if split else 1 << 40)
+    _load_earlier_batch(database_url, shared_dir)
+    staged_parts.clear()
     rows, expected = _batch_rows()
     path = write_raw_batch(shared_dir, "p", rows)
 
@@ -92,7 +107,9 @@ def test_how_the_work_is_shared_does_not_change_the_outcome(
 def test_rows_spanning_lines_are_staged_in_one_part(monkeypatch, staged_parts, database_url, shared_dir, db):
     """A cut at a line break may fall inside a quoted field; then the two parts are dropped and the file is
     staged again in one part, still by PostgreSQL, every record numbered as it comes in the file."""
+    _load_earlier_batch(database_url, shared_dir)
     monkeypatch.setattr(staging, "PARALLEL_STAGING_MIN_BYTES", 0)
+    staged_parts.clear()
     rows, expected = _batch_rows()
     rows = [(b, t, json.dumps(json.loads(payload), indent=1), c) for b, t, payload, c in rows]  # 7 lines each
     path = write_raw_batch(shared_dir, "p", rows)

@@ -279,7 +279,9 @@ def _validate_in_slices(
     is validated; the writer validates slices too, from the other end of the queue, when it has nothing else
     to do."""
     slices = _SliceQueue(_slices(vcur, staged))
-    writer.work_when_idle(schema.table, lambda cur: _validate_slice_on_writer(cur, schema, slices, params))
+    writer.work_when_idle(
+        schema.table, lambda cur: _validate_slice_on_writer(cur, schema, slices, tables, params)
+    )
     number = 0
     while (part := slices.take()) is not None:
         number += 1
@@ -328,7 +330,11 @@ def _slices(vcur: psycopg2.extensions.cursor, staged: StagedFile) -> list[_Slice
 
 
 def _validate_slice_on_writer(
-    cur: psycopg2.extensions.cursor, schema: EventSchema, slices: _SliceQueue, params: dict
+    cur: psycopg2.extensions.cursor,
+    schema: EventSchema,
+    slices: _SliceQueue,
+    tables: StagingTables,
+    params: dict,
 ) -> int | None:
     """The writer's share, a slice from the back of the queue: the same SQL, references resolved against the
     tables it has filled, valid rows inserted and rejections recorded directly. Rows inserted; None when no
@@ -338,7 +344,7 @@ def _validate_slice_on_writer(
         return None
     slice_params = part.params(params)
     events = q.staged_events(schema, part.part.table, page_range=True)
-    cur.execute(q.validate_events(schema, events), slice_params)
+    cur.execute(q.validate_events(schema, events, tables.rows_known_to_writer), slice_params)
     cur.execute(q.insert_valid_events(schema, explicit_ids=False, ordered=False), slice_params)
     loaded = cur.rowcount
     cur.execute(q.reject_invalid_events(schema, into=q.REJECTED_EVENTS), slice_params)

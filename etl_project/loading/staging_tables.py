@@ -63,9 +63,13 @@ class StagingTables:
         """The load's valid rows of an entity table, ids assigned (`create_entity_table`)."""
         return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}{table}")
 
-    def rows_visible_to_batch(self, table: str) -> sql.Composed:
+    def rows_visible_to_batch(self, table: str) -> list[sql.Composable]:
         """`validate_events`' `rows_of` for the validator: other batches' rows and the load's entity table."""
         return q.rows_visible_to_batch(table, self.entities(table))
+
+    def rows_known_to_writer(self, table: str) -> list[sql.Composable]:
+        """`validate_events`' `rows_of` for the writer: the load's entity table, then `etl.<table>`."""
+        return q.rows_known_to_writer(table, self.entities(table))
 
 
 @dataclass

@@ -407,21 +407,31 @@ def relation_pages(regclass: str) -> sql.Composed:
     )
 
 
-def committed_rows(table: str) -> sql.Composed:
-    """References resolve against the table as it stands (a replay: the batch's own rows are in it)."""
-    return _table(table)
+#: Where references and duplicate ids of a table are looked for: relations with `id` and `batch_id`, an id
+#: being in at most one of them. The first is hash-joined (keep it small: the batch's own rows); the others are
+#: probed by primary key, and only for ids the ones before did not have.
+RowsOf = Callable[[str], list[sql.Composable]]
 
 
-def rows_visible_to_batch(table: str, batch_rows: sql.Composable) -> sql.Composed:
-    """References of a batch being loaded resolve against other batches' rows and this batch's valid ones
-    (`batch_rows`, the load's entity table).
+def committed_rows(table: str) -> list[sql.Composable]:
+    """References resolve against the table as it stands (the writer, a replay: the batch's rows are in it)."""
+    return [_table(table)]
+
+
+def rows_visible_to_batch(table: str, batch_rows: sql.Composable) -> list[sql.Composable]:
+    """References of a batch being loaded resolve against this batch's valid rows (`batch_rows`, the load's
+    entity table) and, for ids not there, other batches' rows. Hashing a large table for every slice is what
+    this avoids (5M orders of other batches: a 160k-row slice took 1.9 s instead of 0.55 s).
 
     Other batches only: the earlier load of this batch is being replaced (its rows are deleted by the same load).
     """
-    return sql.SQL(
-        "(SELECT id, batch_id FROM {table} WHERE batch_id <> %(batch_id)s "
-        "UNION ALL SELECT id, batch_id FROM {batch})"
-    ).format(table=_table(table), batch=batch_rows)
+    others = sql.SQL("(SELECT id, batch_id FROM {} WHERE batch_id <> %(batch_id)s)").format(_table(table))
+    return [batch_rows, others]
+
+
+def rows_known_to_writer(table: str, batch_rows: sql.Composable) -> list[sql.Composable]:
+    """The writer's view: this batch's valid rows (`batch_rows`, also in `etl.<table>` by then), then the table."""
+    return [batch_rows, _table(table)]
 
 
 def late_reference_events(schema: EventSchema) -> sql.Composed:
@@ -439,10 +449,31 @@ def late_reference_events(schema: EventSchema) -> sql.Composed:
     )
 
 
+def _batch_of(
+    joins: list[sql.Composable], relations: list[sql.Composable], name: str, id_value: sql.Composable
+) -> sql.Composed:
+    """SQL giving the batch_id of the row with id `id_value` in `relations`, NULL when there is none.
+
+    The first relation is LEFT JOINed (appended to `joins`); the others are looked up only when it has no row,
+    so that ids of the batch itself never reach a large table's index.
+    """
+    alias = sql.Identifier(name)
+    joins.append(
+        sql.SQL("LEFT JOIN {} {alias} ON {alias}.id = {}").format(relations[0], id_value, alias=alias)
+    )
+    lookups = [
+        sql.SQL("(SELECT r.batch_id FROM {} r WHERE r.id = {} LIMIT 1)").format(relation, id_value)
+        for relation in relations[1:]
+    ]
+    return sql.SQL("coalesce({})").format(
+        sql.SQL(", ").join([sql.SQL("{}.batch_id").format(alias), *lookups])
+    )
+
+
 def validate_events(
     schema: EventSchema,
     events: sql.Composable,
-    rows_of: Callable[[str], sql.Composable] = committed_rows,
+    rows_of: RowsOf = committed_rows,
     into: sql.Composable | None = None,
 ) -> sql.Composed:
     """Create `validated_events` (or the unlogged table `into`) from `events`: each with its rejection reason
@@ -450,7 +481,7 @@ def validate_events(
 
     Field checks run first, in declaration order, on values extracted once per row; then references to other
     tables (loaded before this one, so rows of the same batch count) and, for entity tables, duplicate ids;
-    `rows_of(table)` is the relation (with `id` and `batch_id`) those two look in.
+    `rows_of(table)` are the relations (with `id` and `batch_id`) those two look in.
     The payload is kept only for rejected rows, which is all that needs it.
     """
     fields = _checked_fields(schema)
@@ -471,26 +502,22 @@ def validate_events(
     for field in schema.fields:
         if not field.references:
             continue
-        alias = sql.Identifier(f"ref_{field.name}")
-        joins.append(
-            sql.SQL("LEFT JOIN {table} {alias} ON {alias}.id = v.{column}").format(
-                table=rows_of(field.references), alias=alias, column=sql.Identifier(field.name)
-            )
-        )
+        column = sql.SQL("v.{}").format(sql.Identifier(field.name))
+        found = _batch_of(joins, rows_of(field.references), f"ref_{field.name}", column)
         late_checks.append(
-            sql.SQL("CASE WHEN {alias}.id IS NULL THEN {msg} || v.{column} END").format(
-                alias=alias,
+            sql.SQL("CASE WHEN {found} IS NULL THEN {msg} || {column} END").format(
+                found=found,
                 msg=sql.Literal(f"unknown {field.name}: no row in etl.{field.references} with id "),
-                column=sql.Identifier(field.name),
+                column=column,
             )
         )
     if schema.is_entity:
-        joins.append(sql.SQL("LEFT JOIN {} existing ON existing.id = v.id").format(rows_of(schema.table)))
+        existing = _batch_of(joins, rows_of(schema.table), "existing", sql.SQL("v.id"))
         late_checks.append(
             sql.SQL(
-                "CASE WHEN existing.id IS NOT NULL THEN 'duplicate id: ' || existing.id || "
-                "' was already loaded by batch ' || quote_literal(existing.batch_id) END"
-            )
+                "CASE WHEN v.id IS NOT NULL AND {batch} IS NOT NULL THEN 'duplicate id: ' || v.id || "
+                "' was already loaded by batch ' || quote_literal({batch}) END"
+            ).format(batch=existing)
         )
         late_checks.append(
             sql.SQL(
@@ -518,6 +545,7 @@ def validate_events(
                 OFFSET 0
             ) v
             {joins}
+            OFFSET 0
         ) w
         """
     ).format(
