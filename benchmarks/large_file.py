@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psycopg2
+from psycopg2 import sql
 
 from benchmarks.support import (
     BENCH_DIR,
@@ -158,11 +159,20 @@ def measure_psql_copy(server: BenchServer, path: Path, events: int) -> dict[str,
 
 
 def measure_worker(
-    server: BenchServer, method: str, path: Path, events: int, *, explain_to: Path | None = None
+    server: BenchServer,
+    method: str,
+    path: Path,
+    events: int,
+    *,
+    explain_to: Path | None = None,
+    other_orders: int = 0,
 ) -> dict[str, object]:
-    """Run `benchmarks.workers <method>` into a fresh migrated database; check every row is accounted for."""
+    """Run `benchmarks.workers <method>` into a fresh migrated database (holding `other_orders` orders of other
+    batches, with stores and products in proportion, when asked); check every row is accounted for."""
     server.drop_created()
     url = server.fresh_database(f"etl_bench_{method}" + ("_explain" if explain_to else ""))
+    if other_orders:
+        _load_other_batches(url, other_orders)
     server.checkpoint()
     extra = ["--explain-to", str(explain_to)] if explain_to else []
     wal_start = server.wal_bytes()
@@ -183,6 +193,32 @@ def measure_worker(
     return {**result, "process_wall_s": measured.wall_s, "peak_rss_mb": peak, "wal_mb": wal_mb}
 
 
+def _load_other_batches(url: str, orders: int) -> None:
+    """Entities of earlier batches, as months of loads leave them: ids far from the generated file's, so the
+    load looks them up (primary key probes) without finding any."""
+    log(f"large: loading {orders:,} orders of other batches first (untimed)")
+    conn = psycopg2.connect(url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for table, rows, columns, values in (
+                ("orders", orders, "created_at, user_id", "now(), 1"),
+                ("stores", orders // 50, "created_at, name, tax_id, status", "now(), 'store', 1, 'active'"),
+                ("products", orders // 25, "created_at, name, price", "now(), 'product', 1"),
+            ):
+                cur.execute(
+                    sql.SQL(
+                        "INSERT INTO etl.{} (raw_id, batch_id, batch_created_at, id, {}) "
+                        "SELECT g, 'earlier_' || (g / 1000), now(), 1000000000 + g, {} "
+                        "FROM generate_series(1, %s) g"
+                    ).format(sql.Identifier(table), sql.SQL(columns), sql.SQL(values)),
+                    (rows,),
+                )
+                cur.execute(sql.SQL("VACUUM ANALYZE etl.{}").format(sql.Identifier(table)))
+    finally:
+        conn.close()
+
+
 _DESCRIPTIONS = {
     "psql_copy": r"psql \copy into the legacy etl.raw_events (identity PK + 4 columns, no validation)",
     "pandas": "pandas read_csv + json.loads + DataFrame.to_sql (simplified validation)",
@@ -201,11 +237,11 @@ def _measure_once(server: BenchServer, method: str, path: Path, events: int, lab
     return run
 
 
-def _summary(method: str, runs: list[dict[str, object]]) -> MethodResult:
+def _summary(method: str, runs: list[dict[str, object]], description: str | None = None) -> MethodResult:
     median_run = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
     return MethodResult(
         method=method,
-        description=_DESCRIPTIONS[method],
+        description=description or _DESCRIPTIONS[method],
         wall_s=statistics.median(r["seconds"] for r in runs),
         process_wall_s=statistics.median(r["process_wall_s"] for r in runs),
         peak_rss_mb=max((r["peak_rss_mb"] for r in runs if r["peak_rss_mb"] is not None), default=None),
@@ -228,10 +264,13 @@ def run_large_file_scenario(
     regenerate: bool,
     methods: list[str],
     explain_to: Path | None = None,
+    other_orders: int = 0,
 ) -> LargeFileResult:
     """Generate (or reuse) the file, then load it with each method, in rounds (psql first in each round).
 
-    With `explain_to`, one more (untimed) platform load writes the plans of its slow statements there.
+    With `other_orders`, the platform also loads it once into a database already holding that many orders of
+    other batches (months of loads), reported as `platform_populated`. With `explain_to`, one more (untimed)
+    platform load writes the plans of its slow statements there.
     """
     path, generation_s = generate_large_batch(events, regenerate=regenerate)
     wanted = {method: pandas_repeat if method == "pandas" else repeat for method in methods}
@@ -251,6 +290,18 @@ def run_large_file_scenario(
                 log(f"large: {method} FAILED")
                 errors[method] = str(err)
     results = [_summary(method, runs[method]) for method in methods if method not in errors]
+    if other_orders and "platform" in methods:
+        try:
+            run = measure_worker(server, "platform", path, events, other_orders=other_orders)
+            log(f"large: platform into the populated database took {run['seconds']:.1f} s")
+            description = (
+                f"the same load into a database already holding {other_orders:,} orders, "
+                f"{other_orders // 50:,} stores and {other_orders // 25:,} products of other batches"
+            )
+            results.append(_summary("platform_populated", [run], description))
+        except BenchmarkError as err:
+            log("large: platform into the populated database FAILED")
+            errors["platform_populated"] = str(err)
     plans_file = None
     if explain_to is not None:
         log(f"large: platform again with auto_explain (untimed), plans to {explain_to}")

@@ -88,6 +88,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--pandas-repeat", type=_positive, default=1, help="runs of pandas (about a minute each)"
     )
+    parser.add_argument(
+        "--other-orders",
+        type=int,
+        default=5_000_000,
+        help="also load the large batch into a database holding this many orders of other batches (0: skip)",
+    )
     parser.add_argument("--regenerate", action="store_true", help="generate the large batch even if cached")
     parser.add_argument(
         "--explain",
@@ -183,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                     regenerate=args.regenerate,
                     methods=args.methods,
                     explain_to=run_dir / "load_batch-plans.txt" if args.explain else None,
+                    other_orders=args.other_orders,
                 ),
             )
             if large:
