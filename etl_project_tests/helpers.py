@@ -1,5 +1,6 @@
 """Small helpers shared by the tests: writing batch files and counting rows."""
 
+import json
 import random
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,17 @@ def write_generated_batch(
 def quote(value: str) -> str:
     """One field as the legacy writer quotes it (quotes doubled, backslashes escaped)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '""') + '"'
+
+
+def entity_rows(batch_id: str, created: str) -> list[tuple[str, str, str, str]]:
+    """Raw rows of store 1, product 2 and order 3: what a sale `{"store_id": 1, "product_id": 2, "order_id": 3}`
+    references."""
+    payloads = [
+        ("store_event", {"id": 1, "created_at": created, "name": "S", "tax_id": 1, "status": "active"}),
+        ("product_event", {"id": 2, "created_at": created, "name": "P", "price": 3}),
+        ("order_event", {"id": 3, "created_at": created, "user_id": 1}),
+    ]
+    return [(batch_id, event_type, json.dumps(payload), created) for event_type, payload in payloads]
 
 
 def write_raw_batch(

@@ -5,7 +5,7 @@ import json
 import dagster as dg
 
 from etl_project.late_data import replay_late_events_job
-from etl_project_tests.helpers import count_rows, materialize_batches, write_raw_batch
+from etl_project_tests.helpers import count_rows, entity_rows, materialize_batches, write_raw_batch
 
 TS = "2025-04-20 09:20:00"
 SALE = {"sale_date": "2025-04-20", "order_id": 3, "store_id": 1, "product_id": 2, "quantity": 2}
@@ -39,21 +39,7 @@ def test_sale_before_its_store_is_replayed_once_when_the_store_arrives(
     write_raw_batch(
         shared_dir,
         "entities_later",
-        [
-            (
-                "entities_later",
-                "store_event",
-                json.dumps({"id": 1, "created_at": TS, "name": "S", "tax_id": 1, "status": "active"}),
-                TS,
-            ),
-            (
-                "entities_later",
-                "product_event",
-                json.dumps({"id": 2, "created_at": TS, "name": "P", "price": 3}),
-                TS,
-            ),
-            ("entities_later", "order_event", json.dumps({"id": 3, "created_at": TS, "user_id": 1}), TS),
-        ],
+        entity_rows("entities_later", TS),
     )
     materialize_batches(instance, resources, ["sales_first"])
     assert count_rows(db, "sales_first")["rejected_events"] == 3

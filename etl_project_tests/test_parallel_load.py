@@ -9,7 +9,7 @@ import pytest
 
 from etl_project.loading import batch_loader, staging
 from etl_project.loading.batch_loader import load_batch
-from etl_project_tests.helpers import write_raw_batch
+from etl_project_tests.helpers import entity_rows, write_raw_batch
 
 CREATED = "2025-04-20 09:20:00"
 SALE = {"sale_date": "2025-04-20", "order_id": 3, "store_id": 1, "product_id": 2, "quantity": 2}
@@ -34,21 +34,7 @@ def _load_earlier_batch(database_url: str, shared_dir) -> None:
 
 
 def _batch_rows() -> tuple[list[tuple[str, ...]], dict[int, str]]:
-    rows = [
-        (
-            "p",
-            "store_event",
-            json.dumps({"id": 1, "created_at": CREATED, "name": "A", "tax_id": 1, "status": "active"}),
-            CREATED,
-        ),
-        (
-            "p",
-            "product_event",
-            json.dumps({"id": 2, "created_at": CREATED, "name": "Pen", "price": 2.5}),
-            CREATED,
-        ),
-        ("p", "order_event", json.dumps({"id": 3, "created_at": CREATED, "user_id": 9}), CREATED),
-    ]
+    rows = entity_rows("p", CREATED)
     expected: dict[int, str] = {}
     for n in range(3000):
         change, reason = BAD_SALES[n % len(BAD_SALES)] if n % 97 == 0 else ({}, None)
