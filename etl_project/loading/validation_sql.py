@@ -9,8 +9,9 @@ The flow, per batch (see `staging` and `batch_loader` for the connections that r
 2. rows with an invalid envelope leave the parts for the load's staging rejections table; the rest are the
    raw events;
 3. for each event type, `validated_events` gets every event with its rejection reason (NULL when valid) and
-   its typed values; valid rows are copied to the event table (entities through `batch_<table>`, where they
-   get their ids and where later event types find them as references), the others to a rejections table.
+   its typed values; valid rows are copied to the event table (entities through the load's entity table,
+   where they get their ids and where later event types find them as references), the others to a
+   rejections table.
 
 A batch's raw events are numbered `raw_id_base + file_row`: one contiguous raw_id range per load, which is
 how a batch's rows are found and replaced without a text index on batch_id.
@@ -563,12 +564,13 @@ def validate_events(
 
 
 def insert_valid_events(
-    schema: EventSchema, explicit_ids: bool, validated: sql.Composable = VALIDATED, ordered: bool = True
+    schema: EventSchema, explicit_ids: bool, validated: sql.Composable = VALIDATED
 ) -> sql.Composed:
-    """Insert the valid rows of `validated_events` into the schema's table.
+    """Insert the valid rows of `validated_events` (or `validated`) into the schema's table.
 
     Entity rows with an explicit id are inserted first (`explicit_ids=True`), then the table's id sequence is
-    moved past them, then rows without one take the next ids (`explicit_ids=False`).
+    moved past them, then rows without one take the next ids in file order (`explicit_ids=False`). Other rows
+    need no order (a load inserts its slices in whatever order they are validated).
     """
     fields = list(schema.fields)
     where = sql.SQL("reason IS NULL")
@@ -591,7 +593,7 @@ def insert_valid_events(
         columns=columns,
         validated=validated,
         where=where,
-        order=sql.SQL("ORDER BY file_row" if ordered else ""),
+        order=sql.SQL("ORDER BY file_row" if schema.is_entity and not explicit_ids else ""),
     )
 
 
