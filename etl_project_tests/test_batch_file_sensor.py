@@ -4,12 +4,15 @@ import os
 import time
 
 import dagster as dg
+import pytest
 
 from etl_project.generator.events import PARTIAL_SUFFIX
 from etl_project.partitions import batch_partitions
 from etl_project.resources import SharedDirectory
 from etl_project.sensors.batch_file_sensor import RANGE_END_TAG, RANGE_START_TAG, batch_file_sensor, plan_runs
 from etl_project_tests.helpers import materialize_batches, write_generated_batch
+
+pytestmark = pytest.mark.every_postgres_major
 
 
 def _tick(instance, resources, cursor=None) -> dg.SensorResult:

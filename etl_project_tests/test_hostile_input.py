@@ -16,6 +16,8 @@ from etl_project.schemas import BATCH_FILE_COLUMNS
 from etl_project.sensors.batch_file_sensor import batch_file_sensor
 from etl_project_tests.helpers import count_rows, failure_message, materialize_batches, quote
 
+pytestmark = pytest.mark.every_postgres_major
+
 HEADER = ",".join(quote(c) for c in BATCH_FILE_COLUMNS)
 CREATED = "2025-04-20 09:20:00"
 STORE = {"id": 1, "created_at": "2025-04-20 09:00:00", "name": "Shop", "tax_id": 1, "status": "active"}

@@ -24,6 +24,8 @@ from etl_project_tests.helpers import (
     write_raw_batch,
 )
 
+pytestmark = pytest.mark.every_postgres_major
+
 
 def test_batch_file_lands_in_all_five_tables(instance, resources, shared_dir, db):
     write_generated_batch(

@@ -3,9 +3,12 @@
 import json
 
 import dagster as dg
+import pytest
 
 from etl_project.late_data import replay_late_events_job
 from etl_project_tests.helpers import count_rows, entity_rows, materialize_batches, write_raw_batch
+
+pytestmark = pytest.mark.every_postgres_major
 
 TS = "2025-04-20 09:20:00"
 SALE = {"sale_date": "2025-04-20", "order_id": 3, "store_id": 1, "product_id": 2, "quantity": 2}

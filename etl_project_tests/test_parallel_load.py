@@ -11,6 +11,8 @@ from etl_project.loading import batch_loader, staging
 from etl_project.loading.batch_loader import load_batch
 from etl_project_tests.helpers import entity_rows, write_raw_batch
 
+pytestmark = pytest.mark.every_postgres_major
+
 CREATED = "2025-04-20 09:20:00"
 SALE = {"sale_date": "2025-04-20", "order_id": 3, "store_id": 1, "product_id": 2, "quantity": 2}
 BAD_SALES = [

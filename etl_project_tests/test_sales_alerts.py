@@ -17,6 +17,8 @@ from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 from etl_project_tests.helpers import materialize_batches
 from etl_project_tests.sales_history import AS_OF, EXPECTED_FLAGGED, history_events
 
+pytestmark = pytest.mark.every_postgres_major
+
 RULES = SalesDropRules(as_of_date=AS_OF.isoformat(), threshold_percent=-20, min_baseline_amount=50)
 
 
