@@ -4,6 +4,7 @@ etl dev                 start PostgreSQL, migrate, seed sample history, run `dag
 etl db-url              start the embedded PostgreSQL if needed and print the ETL database URL
 etl db-stop             stop the embedded PostgreSQL
 etl migrate             apply the SQL migrations of etl_db/migrations
+etl adopt-legacy        convert a legacy pipeline's database in place, once (one transaction, no row lost)
 etl generate            write one realistic batch file (or a large one with --events)
 etl generate-history    write several days of batches with a sales drop on the last day
 """
@@ -21,6 +22,11 @@ from pathlib import Path
 from faker import Faker
 
 from etl_project.database.embedded import embedded_server_uri, ensure_database, stop_embedded_server
+from etl_project.database.legacy_adoption import (
+    AdoptionError,
+    NotLegacyDatabaseError,
+    adopt_legacy_database_at,
+)
 from etl_project.generator.events import (
     BatchShape,
     Catalog,
@@ -119,6 +125,25 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adopt_legacy(args: argparse.Namespace) -> int:
+    """Convert the legacy pipeline's tables in place (the platform refuses to migrate them until then).
+
+    Connects without migrating (that is what refuses) and reads the legacy naive timestamps in ETL_TIMEZONE.
+    """
+    url = _etl_database_url()
+    print(f"ETL database: {redact_url(url)}")
+    try:
+        report = adopt_legacy_database_at(url, os.getenv("ETL_TIMEZONE") or "UTC")
+    except NotLegacyDatabaseError as err:
+        print(err)
+        return 0 if err.already_adopted else 1
+    except AdoptionError as err:
+        print(f"etl adopt-legacy: {err}", file=sys.stderr)
+        return 1
+    print("\n".join(report.lines()))
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     """One batch; `--events N` makes a large one (80% sales) for benchmarks."""
     fake = Faker()
@@ -166,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("db-url", help="print the ETL database URL").set_defaults(func=cmd_db_url)
     sub.add_parser("db-stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_db_stop)
     sub.add_parser("migrate", help="apply SQL migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser(
+        "adopt-legacy",
+        help="convert a legacy pipeline's database in place, once: every row and id kept, one transaction",
+    ).set_defaults(func=cmd_adopt_legacy)
     gen = sub.add_parser("generate", help="write one batch file")
     gen.add_argument("--out", default=str(DEFAULT_SHARED_DATA_DIR))
     gen.add_argument("--batch-id", default=None, help="default: manual__<now>")
