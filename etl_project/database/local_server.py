@@ -1,9 +1,10 @@
 """A throwaway PostgreSQL cluster of an installed PostgreSQL (e.g. Debian's /usr/lib/postgresql/15/bin).
 
 The tests (ETL_TEST_POSTGRES_BIN) and `make bench` (--postgres-bin) use it to run against another major than the
-embedded one. The cluster is made like the embedded server's: initdb with trust authentication, UTF-8 and the
-environment's locale, a Unix socket in the cluster's own temporary folder and no TCP port at all. As root it
-runs as the `postgres` OS user (PostgreSQL refuses to run as root). `stop()` stops it and removes the folder.
+embedded one. The cluster is made like the embedded server's: initdb with trust authentication, UTF-8, the
+environment's locale and data checksums (initdb's default since PostgreSQL 18, so an older major pays for them
+too), a Unix socket in the cluster's own temporary folder and no TCP port at all. As root it runs as the
+`postgres` OS user (PostgreSQL refuses to run as root). `stop()` stops it and removes the folder.
 
 Not used by the product: `etl dev` and ETL_DATABASE_URL-less runs use the embedded server (embedded.py).
 """
@@ -97,6 +98,7 @@ def start_local_server(bin_dir: Path | str, settings: Mapping[str, str] | None =
                 "postgres",
                 "--auth=trust",
                 "--encoding=UTF8",
+                "--data-checksums",
                 "--no-sync",
                 "--no-instructions",
             ],
