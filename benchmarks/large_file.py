@@ -4,6 +4,10 @@ Why these three: `psql \\copy` is the physical floor of CSV into PostgreSQL (no 
 `to_sql` is what most pipelines do, and `load_batch` is the platform's own path with validation, rejection
 reasons and five tables in one transaction. The platform promises to stay within 2x of the floor, to be at
 least 5x faster than pandas, and to load in bounded memory.
+
+With other servers (--postgres-bin: other PostgreSQL majors), `psql \\copy` and the platform also load the file on
+each of them, in the same rounds; the platform must stay within 2x of `psql \\copy` on each, and within 15% of
+its own time on the main server.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,6 +42,10 @@ BASELINE_TABLE = "bench_raw"
 MAX_RATIO_TO_PSQL = 2.0
 MIN_SPEEDUP_VS_PANDAS = 5.0
 MAX_PLATFORM_RSS_MB = 300.0
+#: The platform's load on another major (PostgreSQL 15) against its load on the main server (the embedded 18).
+MAX_RATIO_TO_MAIN_SERVER = 1.15
+#: The methods also measured on the other servers.
+OTHER_SERVER_METHODS = ("psql_copy", "platform")
 #: Statements below this share of the load are summed into one line of the profile.
 PROFILE_MIN_SHARE = 0.005
 
@@ -60,6 +69,17 @@ class MethodResult:
 
 
 @dataclass
+class ServerLoads:
+    """`psql \\copy` and the platform on one server (one PostgreSQL major)."""
+
+    server: str
+    version: str
+    major: int
+    psql_copy: MethodResult | None
+    platform: MethodResult | None
+
+
+@dataclass
 class LargeFileResult:
     events: int
     file: str
@@ -70,6 +90,8 @@ class LargeFileResult:
     plans_file: str | None = None
     #: Methods that failed, with the reason (a load that lost or rejected rows, a crash).
     errors: dict[str, str] = field(default_factory=dict)
+    #: The main server first, then each other server (when there are any).
+    servers: list[ServerLoads] = field(default_factory=list)
 
     def method(self, name: str) -> MethodResult | None:
         return next((m for m in self.methods if m.method == name), None)
@@ -84,6 +106,7 @@ class LargeFileResult:
             "targets": [t.as_dict() for t in self.targets],
             "plans_file": self.plans_file,
             "errors": self.errors,
+            "servers": [asdict(s) for s in self.servers],
         }
 
 
@@ -140,7 +163,8 @@ def measure_psql_copy(server: BenchServer, path: Path, events: int) -> dict[str,
     server.checkpoint()
     wal_start = server.wal_bytes()
     measured = run_measured(
-        [str(psql_binary()), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", copy], env=libpq_environment(url)
+        [str(psql_binary(server)), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", copy],
+        env=libpq_environment(url),
     )
     wal_mb = (server.wal_bytes() - wal_start) / 2**20
     rows = _count(url, BASELINE_TABLE)
@@ -227,7 +251,7 @@ _DESCRIPTIONS = {
 
 
 def _measure_once(server: BenchServer, method: str, path: Path, events: int, label: str) -> dict[str, object]:
-    log(f"large: {method} ({label})")
+    log(f"large: {method}{'' if server.local is None else f' on {server.local.bin_dir}'} ({label})")
     run = (
         measure_psql_copy(server, path, events)
         if method == "psql_copy"
@@ -265,31 +289,62 @@ def run_large_file_scenario(
     methods: list[str],
     explain_to: Path | None = None,
     other_orders: int = 0,
+    other_servers: Sequence[BenchServer] = (),
 ) -> LargeFileResult:
     """Generate (or reuse) the file, then load it with each method, in rounds (psql first in each round).
 
-    With `other_orders`, the platform also loads it once into a database already holding that many orders of
+    With `other_servers`, each round also loads it with `psql \\copy` and the platform on each of them. With
+    `other_orders`, the platform also loads it once into a database already holding that many orders of
     other batches (months of loads), reported as `platform_populated`. With `explain_to`, one more (untimed)
     platform load writes the plans of its slow statements there.
     """
     path, generation_s = generate_large_batch(events, regenerate=regenerate)
-    wanted = {method: pandas_repeat if method == "pandas" else repeat for method in methods}
-    runs: dict[str, list[dict[str, object]]] = {method: [] for method in methods}
+    servers = [server, *other_servers]
+    names = [_server_name(s) for s in servers]
+    # (server index, method): runs wanted; the key of a failure in `errors` is the method's, or for another
+    # server "<method> on <server>".
+    wanted = {
+        (i, method): pandas_repeat if method == "pandas" else repeat
+        for i in range(len(servers))
+        for method in methods
+        if i == 0 or method in OTHER_SERVER_METHODS
+    }
+    error_key = {(i, m): m if i == 0 else f"{m} on {names[i]}" for i, m in wanted}
+    runs: dict[tuple[int, str], list[dict[str, object]]] = {key: [] for key in wanted}
     errors: dict[str, str] = {}
-    # Rounds of one run per method, so that whatever drifts on the server during the benchmark (caches,
-    # WAL files, the kernel's writeback) spreads over every method instead of favouring the one measured last.
+    # Rounds of one run per method and server, so that whatever drifts during the benchmark (caches, WAL
+    # files, the kernel's writeback) spreads over every method instead of favouring the one measured last;
+    # the servers take turns at going first.
     for attempt in range(1, max(wanted.values(), default=0) + 1):
-        for method in methods:
-            if method in errors or attempt > wanted[method]:
+        order = sorted(wanted, key=lambda key: key[0] if attempt % 2 else -key[0])
+        for i, method in order:
+            times = wanted[i, method]
+            if error_key[i, method] in errors or attempt > times:
                 continue
+            for other in servers:  # no autovacuum nor writeback of another server's last load during this one
+                other.drop_created()
+                other.checkpoint()
             try:
-                runs[method].append(
-                    _measure_once(server, method, path, events, f"{attempt}/{wanted[method]}")
-                )
+                runs[i, method].append(_measure_once(servers[i], method, path, events, f"{attempt}/{times}"))
             except BenchmarkError as err:  # the other methods still give their numbers
-                log(f"large: {method} FAILED")
-                errors[method] = str(err)
-    results = [_summary(method, runs[method]) for method in methods if method not in errors]
+                log(f"large: {error_key[i, method]} FAILED")
+                errors[error_key[i, method]] = str(err)
+    for other in other_servers:
+        other.drop_created()
+    results = [_summary(method, runs[0, method]) for method in methods if method not in errors]
+    server_loads = [
+        ServerLoads(
+            server=names[i],
+            version=servers[i].version(),
+            major=servers[i].major(),
+            **{
+                m: _summary(m, runs[i, m]) if runs.get((i, m)) and error_key[i, m] not in errors else None
+                for m in OTHER_SERVER_METHODS
+            },
+        )
+        for i in range(len(servers))
+        if other_servers
+    ]
     if other_orders and "platform" in methods:
         try:
             run = measure_worker(server, "platform", path, events, other_orders=other_orders)
@@ -320,6 +375,7 @@ def run_large_file_scenario(
             "<=",
             "x",
         ),
+        *_other_server_targets(server_loads),
         Target(
             "platform speedup vs pandas",
             pandas.wall_s / platform.wall_s if platform and pandas else None,
@@ -344,7 +400,43 @@ def run_large_file_scenario(
         targets=targets,
         plans_file=plans_file,
         errors=errors,
+        servers=server_loads,
     )
+
+
+def _server_name(server: BenchServer) -> str:
+    major = server.major()
+    if server.local is not None:
+        return f"PostgreSQL {major} ({server.local.bin_dir})"
+    return f"PostgreSQL {major} ({'embedded' if server.embedded_dir else 'ETL_DATABASE_URL'})"
+
+
+def _other_server_targets(loads: list[ServerLoads]) -> list[Target]:
+    """For each other server: the platform within 2x of `psql \\copy` there, and within 15% of its own time on
+    the main server (the first)."""
+    if not loads:
+        return []
+    main = loads[0].platform
+    targets = []
+    for other in loads[1:]:
+        psql, platform = other.psql_copy, other.platform
+        targets += [
+            Target(
+                f"platform time / psql \\copy time on PostgreSQL {other.major}",
+                platform.wall_s / psql.wall_s if platform and psql else None,
+                MAX_RATIO_TO_PSQL,
+                "<=",
+                "x",
+            ),
+            Target(
+                f"platform time on PostgreSQL {other.major} / on PostgreSQL {loads[0].major}",
+                platform.wall_s / main.wall_s if platform and main else None,
+                MAX_RATIO_TO_MAIN_SERVER,
+                "<=",
+                "x",
+            ),
+        ]
+    return targets
 
 
 def render_large_file(result: LargeFileResult) -> str:
@@ -387,6 +479,8 @@ def render_large_file(result: LargeFileResult) -> str:
         "wall s: connect to commit, measured inside the worker (psql: the whole psql process); "
         "peak RSS: that process' own high-water mark (VmHWM); WAL: written by the server during the load.",
     ]
+    if result.servers:
+        parts += ["", render_servers(result)]
     platform = result.method("platform")
     if platform and platform.profile:
         parts += ["", render_profile(platform, psql)]
@@ -395,6 +489,41 @@ def render_large_file(result: LargeFileResult) -> str:
             f"Plans of its statements over 100 ms (EXPLAIN ANALYZE via auto_explain): {result.plans_file}"
         )
     return "\n".join(parts)
+
+
+def render_servers(result: LargeFileResult) -> str:
+    """The same file loaded on each PostgreSQL major: each against `psql \\copy` there, and against the first."""
+    main = result.servers[0].platform
+    rows = []
+    for s in result.servers:
+        psql, platform = s.psql_copy, s.platform
+        rows.append(
+            [
+                s.server,
+                s.version.split()[1],  # "PostgreSQL 15.18 (Debian ...) on x86_64-pc-linux-gnu, ..."
+                f"{psql.wall_s:.2f}" if psql else "-",
+                f"{platform.wall_s:.2f}" if platform else "-",
+                f"{platform.wall_s / psql.wall_s:.2f}x" if platform and psql else "-",
+                f"{platform.wall_s / main.wall_s:.2f}x" if platform and main else "-",
+            ]
+        )
+    return "\n".join(
+        [
+            f"The same batch on each PostgreSQL major (in the same rounds; each server started alike, "
+            f"median of {len(main.repeats) if main else '-'} runs):",
+            format_table(
+                [
+                    "server",
+                    "version",
+                    "psql \\copy s",
+                    "platform s",
+                    "platform / psql",
+                    f"vs {result.servers[0].major}",
+                ],
+                rows,
+            ),
+        ]
+    )
 
 
 def render_profile(platform: MethodResult, psql: MethodResult | None) -> str:

