@@ -5,14 +5,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# PostgreSQL 15, the oldest major the platform supports (Debian 12's): `make test` runs the ingestion and alert
+# tests on it too, `make bench` loads on it too. Empty (make test POSTGRES_15_BIN=) skips those runs.
+POSTGRES_15_BIN ?= /usr/lib/postgresql/15/bin
 
 .PHONY: dev test lint format bench ui-check compose-check image db-stop clean help
 
 help:
 	@echo "make dev    - install, start the embedded PostgreSQL, migrate, seed history, run dagster dev on 127.0.0.1:3000"
-	@echo "make test   - install and run the test suite against a real (embedded) PostgreSQL"
+	@echo "make test   - install and run the test suite against a real (embedded) PostgreSQL 18, then the"
+	@echo "              ingestion and alert tests again against Debian's PostgreSQL 15"
 	@echo "make lint   - ruff check and format check"
-	@echo "make bench  - load-speed benchmark (vs psql copy and pandas), backlog and sensor-tick scenarios"
+	@echo "make bench  - load-speed benchmark (vs psql copy and pandas, on PostgreSQL 18 and 15), backlog and"
+	@echo "              sensor-tick scenarios"
 	@echo "make compose-check - validate docker-compose.yml (no Docker engine needed)"
 	@echo "make ui-check - start the platform and check the UI in headless Chromium (saves docs/images/*.png)"
 	@echo "make db-stop - stop the embedded PostgreSQL"
@@ -26,9 +31,22 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(BIN)/etl dev
 
-test: $(STAMP) compose-tool
+# Both runs run even if the first fails, so that one CI log shows both; either failing fails `make test`.
+test: $(STAMP) compose-tool postgresql-15
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	@failed=; \
+	echo "=== Test suite on the embedded PostgreSQL 18 ==="; \
+	echo "$(BIN)/python -m pytest"; \
+	$(BIN)/python -m pytest || failed="the embedded PostgreSQL 18 run"; \
+	if [ -n "$(POSTGRES_15_BIN)" ] && [ -x "$(POSTGRES_15_BIN)/initdb" ]; then \
+		echo; echo "=== Ingestion and alert tests (-m every_postgres_major) on PostgreSQL 15 from $(POSTGRES_15_BIN) ==="; \
+		echo "ETL_TEST_POSTGRES_BIN=$(POSTGRES_15_BIN) $(BIN)/python -m pytest -m every_postgres_major"; \
+		env -u ETL_TEST_DATABASE_URL ETL_TEST_POSTGRES_BIN="$(POSTGRES_15_BIN)" \
+			$(BIN)/python -m pytest -m every_postgres_major || failed="$${failed:+$$failed and }the PostgreSQL 15 run"; \
+	else \
+		echo; echo "=== PostgreSQL 15 run SKIPPED: no PostgreSQL at '$(POSTGRES_15_BIN)' (see above why) ==="; \
+	fi; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED: $$failed"; exit 1; fi
 
 # The deployment test validates docker-compose.yml with Debian's docker-compose (it parses without an engine).
 # Installed when running as root (as CI does); elsewhere that one check is skipped with a reason.
@@ -38,6 +56,31 @@ compose-tool:
 		(apt-get install -y -qq docker-compose >/dev/null 2>&1 || \
 		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq docker-compose >/dev/null 2>&1)) || \
 		echo "docker-compose could not be installed; the compose validation test will be skipped"
+
+# Debian's postgresql-15 for the PostgreSQL 15 runs of `make test` and `make bench`. Installed when running as
+# root (as CI does), where a failed install fails the target: CI must run on 15. Elsewhere, or on a system
+# without apt-get, those runs are skipped with a reason. (Installing it may also create and start Debian's own
+# `main` cluster on port 5432; nothing here uses it: the tests and the benchmark start clusters of their own.)
+.PHONY: postgresql-15
+postgresql-15:
+	@bin="$(POSTGRES_15_BIN)"; \
+	if [ -z "$$bin" ] || [ -x "$$bin/initdb" ]; then exit 0; fi; \
+	if [ "$$bin" != /usr/lib/postgresql/15/bin ]; then \
+		echo "no PostgreSQL at POSTGRES_15_BIN=$$bin: the PostgreSQL 15 runs will be skipped"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "PostgreSQL 15 is not installed and installing it needs root (apt-get install postgresql-15):" \
+			"the PostgreSQL 15 runs will be skipped"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "PostgreSQL 15 is not installed and this system has no apt-get: the PostgreSQL 15 runs will be skipped"; \
+		exit 0; fi; \
+	echo "installing Debian's postgresql-15 (apt-get)"; \
+	log=$$(mktemp); export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -qq postgresql-15 >"$$log" 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq postgresql-15) >"$$log" 2>&1 || \
+		{ tail -n 20 "$$log"; rm -f "$$log"; \
+		  echo "could not install postgresql-15; as root (CI) the PostgreSQL 15 runs are required." \
+		       "Skip them with: make $(MAKECMDGOALS) POSTGRES_15_BIN="; exit 1; }; \
+	rm -f "$$log"
 
 compose-check: compose-tool
 	docker-compose -f docker-compose.yml --env-file .env.example config -q && echo "docker-compose.yml is valid"
@@ -53,8 +96,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run_benchmark $(BENCH_ARGS)
+bench: $(STAMP) postgresql-15
+	$(BIN)/python -m benchmarks.run_benchmark \
+		$$([ -n "$(POSTGRES_15_BIN)" ] && [ -x "$(POSTGRES_15_BIN)/initdb" ] && echo --postgres-bin "$(POSTGRES_15_BIN)") \
+		$(BENCH_ARGS)
 
 ui-check: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
