@@ -48,6 +48,8 @@ from etl_project_tests.legacy_database import (
     write_legacy_file,
 )
 
+pytestmark = pytest.mark.every_postgres_major
+
 SCHEMAS = ["etl", "utilities", "etl_staging"]
 
 
