@@ -349,13 +349,13 @@ def test_a_new_legacy_style_file_loads_on_top_of_the_adopted_history(
     assert _query(
         adopted.url,
         "SELECT store_id, product_id, order_id, to_char(sale_date AT TIME ZONE 'UTC', 'HH24:MI') FROM etl.sales "
-        "WHERE batch_id = %s ORDER BY id",
+        "WHERE batch_id = %s ORDER BY sale_date",
         (new.run_id,),
     ) == [
         (adopted.history.dropping_store_id, 1, 21, "00:01"),
+        (adopted.history.steady_store_id, 2, 1, "08:00"),
         (adopted.history.dropping_store_id, 1, 21, "11:40"),
         (adopted.history.dropping_store_id, 1, 21, "23:59"),
-        (adopted.history.steady_store_id, 2, 1, "08:00"),
     ]
 
 
