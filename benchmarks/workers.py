@@ -265,8 +265,6 @@ def _converted(values: Any, field_type: FieldType) -> Any:
         return pd.to_numeric(values, errors="coerce").round(2)
     if field_type is FieldType.TIMESTAMP:
         return pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    if field_type is FieldType.DATE:
-        return pd.to_datetime(values, errors="coerce", format="ISO8601").dt.date
     return values
 
 

@@ -23,7 +23,6 @@ class FieldType(Enum):
     INTEGER = "bigint"
     DECIMAL = "numeric(14,2)"
     TIMESTAMP = "timestamptz"
-    DATE = "date"
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,9 @@ SALES_EVENT = EventSchema(
         PayloadField("store_id", FieldType.INTEGER, references="stores"),
         PayloadField("product_id", FieldType.INTEGER, references="products"),
         PayloadField("quantity", FieldType.INTEGER, must_be_positive=True),
-        PayloadField("sale_date", FieldType.DATE),
+        # A timestamp, as the legacy pipeline writes it: the time of day is kept; its day in ETL_TIMEZONE is
+        # the day the analytics count it on.
+        PayloadField("sale_date", FieldType.TIMESTAMP),
     ),
     is_entity=False,
 )

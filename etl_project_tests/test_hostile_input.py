@@ -92,9 +92,11 @@ LOADABLE = {
             _row("case", "store_event", {**STORE, "id": 1, "created_at": "2025-04-20T09:00:00+05:30"}),
             _row("case", "store_event", {**STORE, "id": 2, "created_at": "20/04/2025 09:00"}),
             _row("case", "store_event", {**STORE, "id": 3, "created_at": "2025-02-30 09:00:00"}),
+            # batch_created_at takes every timestamp shape a payload field takes (issue 11)
             _row("case", "store_event", {**STORE, "id": 4}, created="2025-04-20T09:20:00+00:00"),
+            _row("case", "store_event", {**STORE, "id": 5}, created="2025-04-20T25:20:00"),
         ),
-        1,
+        2,
         3,
     ),
     "nul_character_in_a_field": (_file("case", _row("case", "store_event", '{"a": "\x00"}')), 0, 1),

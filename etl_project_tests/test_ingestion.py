@@ -124,7 +124,7 @@ def test_bad_rows_are_rejected_with_reasons_and_good_rows_load(instance, resourc
         10: "unknown store_id: no row in etl.stores with id 99",
         11: "unknown product_id: no row in etl.products with id 98",
         12: "unknown order_id: no row in etl.orders with id 97",
-        13: 'wrong type: sale_date must be a date (YYYY-MM-DD), got "20/04/2025"',
+        13: 'wrong type: sale_date must be an ISO 8601 date or timestamp (YYYY-MM-DD[ HH:MM:SS][+HH:MM]), got "20/04/2025"',
         14: "malformed JSON: payload is not valid JSON",
         15: "unknown event type: 'refund_event'",
         16: "wrong type: price must be a decimal with at most 2 places, got 1.234",

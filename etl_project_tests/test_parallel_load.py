@@ -18,7 +18,10 @@ SALE = {"sale_date": "2025-04-20", "order_id": 3, "store_id": 1, "product_id": 2
 BAD_SALES = [
     ({"quantity": 0}, "not positive: quantity must be > 0, got 0"),
     ({"store_id": 99}, "unknown store_id: no row in etl.stores with id 99"),
-    ({"sale_date": "20/04/2025"}, 'wrong type: sale_date must be a date (YYYY-MM-DD), got "20/04/2025"'),
+    (
+        {"sale_date": "20/04/2025"},
+        'wrong type: sale_date must be an ISO 8601 date or timestamp (YYYY-MM-DD[ HH:MM:SS][+HH:MM]), got "20/04/2025"',
+    ),
     ({"order_id": "3"}, 'wrong type: order_id must be an integer, got "3"'),
 ]
 

@@ -134,12 +134,13 @@ def generate_events(
     stores = catalog.active_store_ids
     cumulative = list(accumulate((store_weights or {}).get(s, 1.0) for s in stores))
     product_ids = list(catalog.product_prices)
-    day = (sale_date or created_at.date()).isoformat()
+    # Written as the legacy generator writes it: a timestamp (the batch's time of day, on the sales' day).
+    sold_at = _timestamp(datetime.combine(sale_date or created_at.date(), created_at.time()))
     for _ in range(rng.randint(*shape.sales)):
         yield Event(
             SALES_EVENT.event_type,
             {
-                "sale_date": day,
+                "sale_date": sold_at,
                 "order_id": rng.choice(order_ids),
                 "store_id": rng.choices(stores, cum_weights=cumulative)[0],
                 "product_id": rng.choice(product_ids),
