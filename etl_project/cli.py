@@ -43,8 +43,13 @@ from etl_project.resources.postgres import redact_url
 DAGSTER_DATABASE = "dagster"
 
 
+def _etl_database() -> EtlDatabase:
+    """The ETL database as the code location configures it (ETL_DATABASE_URL, ETL_TIMEZONE)."""
+    return EtlDatabase(url=os.getenv("ETL_DATABASE_URL") or None, timezone=os.getenv("ETL_TIMEZONE") or "UTC")
+
+
 def _etl_database_url() -> str:
-    return EtlDatabase(url=os.getenv("ETL_DATABASE_URL") or None).resolved_url()
+    return _etl_database().resolved_url()
 
 
 def _dagster_storage_url() -> str:
@@ -58,7 +63,7 @@ def _dagster_storage_url() -> str:
 
 
 def _migrate() -> None:
-    with EtlDatabase(url=os.getenv("ETL_DATABASE_URL") or None).connect():
+    with _etl_database().connect():
         pass  # connecting applies pending migrations
 
 
@@ -74,7 +79,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
         # Ids reserved from the database's sequences, as the every-minute generator does: a generated batch
         # loaded before the last history file must not take ids the history uses.
-        with EtlDatabase(url=os.getenv("ETL_DATABASE_URL") or None).connect() as conn:
+        with _etl_database().connect() as conn:
             files = generate_history(shared, end_date=yesterday, days=9, ids=DatabaseIds(conn))
         print(f"Seeded {shared} with {len(files)} sample history batches ending {yesterday}.")
     home = Path(os.getenv("DAGSTER_HOME") or LOCAL_DAGSTER_HOME)

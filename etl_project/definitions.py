@@ -35,7 +35,7 @@ def _numbers(**names: str) -> dict[str, float]:
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     """Every resource configured from the environment; see the README's Configuration section."""
     return {
-        "etl_database": EtlDatabase(**_settings(url="ETL_DATABASE_URL")),
+        "etl_database": EtlDatabase(**_settings(url="ETL_DATABASE_URL", timezone="ETL_TIMEZONE")),
         "shared_directory": SharedDirectory(
             **_settings(path="ETL_SHARED_DATA_DIR"), **_numbers(settle_seconds="ETL_FILE_SETTLE_SECONDS")
         ),

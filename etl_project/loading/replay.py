@@ -26,7 +26,6 @@ def replay_batch(conn: psycopg2.extensions.connection, batch_id: str) -> Counter
     params = {"batch_id": batch_id}
     with conn, conn.cursor() as cur:
         lock_batch(cur, batch_id)
-        cur.execute("SET LOCAL TimeZone = 'UTC'")
         for schema in EVENT_SCHEMAS:
             if not q.reference_categories(schema):
                 continue

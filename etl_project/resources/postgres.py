@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import psycopg2
@@ -13,6 +14,7 @@ from pydantic import Field
 
 from etl_project.database.embedded import embedded_server_uri, ensure_database
 from etl_project.database.migrations import apply_migrations
+from etl_project.database.server_version import check_server_version
 
 #: Database created on the embedded server for the event tables.
 EMBEDDED_ETL_DATABASE = "etl"
@@ -22,6 +24,13 @@ _migrated: set[str] = set()
 #: A large batch's staging table fits in memory instead of spilling through 8MB of temporary buffers (they are
 #: allocated only as used, so small batches cost nothing).
 SESSION_OPTIONS = "-c temp_buffers=256MB"
+
+
+def session_options(timezone: str) -> str:
+    """libpq `options` of every connection: SESSION_OPTIONS and the platform's time zone as TimeZone."""
+    ZoneInfo(timezone)  # an unknown zone fails here, by name, rather than as a connection error
+    escaped = timezone.replace("\\", "\\\\").replace(" ", "\\ ")
+    return f"{SESSION_OPTIONS} -c TimeZone={escaped}"
 
 
 def redact_url(url: str) -> str:
@@ -45,6 +54,14 @@ class EtlDatabase(dg.ConfigurableResource):
         description="libpq URL of the ETL database (ETL_DATABASE_URL); empty means the embedded server.",
     )
 
+    timezone: str = Field(
+        default="UTC",
+        description=(
+            "The platform's time zone (ETL_TIMEZONE): timestamps written without an offset are read in it, "
+            "and a sale counts on its day in it."
+        ),
+    )
+
     def resolved_url(self) -> str:
         if self.url:
             return self.url
@@ -59,9 +76,10 @@ class EtlDatabase(dg.ConfigurableResource):
     def connect(self) -> Iterator[psycopg2.extensions.connection]:
         """A connection with an up-to-date schema; closed on exit. Transactions are the caller's."""
         url = self.resolved_url()
-        conn = psycopg2.connect(url, application_name="etl_project", options=SESSION_OPTIONS)
+        conn = psycopg2.connect(url, application_name="etl_project", options=session_options(self.timezone))
         try:
             if url not in _migrated:
+                check_server_version(conn)
                 apply_migrations(conn)
                 _migrated.add(url)
             yield conn
