@@ -23,6 +23,8 @@ from pathlib import Path
 import psycopg2.extensions
 from psycopg2 import sql
 
+from etl_project_tests import legacy_files
+
 LEGACY_DDL = """
 CREATE SCHEMA IF NOT EXISTS etl;
 CREATE SCHEMA IF NOT EXISTS utilities;
@@ -113,7 +115,7 @@ SEED_ORDERS = 20
 SEED_SALES = 200
 #: Seed product 1 costs 10.00: the drop story's sales all use it.
 PRICE = 10.0
-STAMP = "%Y-%m-%d %H:%M:%S"
+STAMP = legacy_files.LEGACY_FORMAT
 
 
 @dataclass
@@ -332,10 +334,4 @@ def _load_batch(
 
 def write_legacy_file(directory: Path, batch: LegacyBatch) -> Path:
     """The batch's file as the legacy generator writes it (QUOTE_ALL, backslash escapechar, json.dumps)."""
-    path = directory / batch.filename
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, quoting=csv.QUOTE_ALL, escapechar="\\")
-        writer.writerow(["batch_id", "event_type", "payload", "batch_created_at"])
-        for event_type, payload in batch.events:
-            writer.writerow([batch.run_id, event_type, json.dumps(payload), batch.created_at.strftime(STAMP)])
-    return path
+    return legacy_files.write_legacy_file(directory, batch.run_id, batch.created_at, batch.events)
