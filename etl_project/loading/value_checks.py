@@ -22,22 +22,26 @@ DECIMAL_2 = r"^-?\d{1,12}(\.\d{1,2})?$"
 #: Words used in rejection reasons for the accepted timestamp shapes.
 TIMESTAMP_WORDS = "an ISO 8601 date or timestamp (YYYY-MM-DD[ HH:MM:SS][+HH:MM])"
 
-_MONTHS_OF_31_DAYS = ("01", "03", "05", "07", "08", "10", "12")
+
+def _one_of(values: list[str]) -> sql.Composed:
+    """`= ANY` of a constant list: PostgreSQL hashes a list of 9 or more, one probe a row whatever its length."""
+    return sql.SQL("= ANY ({}::text[])").format(sql.Literal("{" + ",".join(values) + "}"))
 
 
-def _c(text: str) -> sql.Composed:
-    """A string constant compared byte by byte (digits order the same in every collation; "C" is the cheap one)."""
-    return sql.SQL('({} COLLATE "C")').format(sql.Literal(text))
+def _numbered(first: int, last: int) -> list[str]:
+    return [f"{n:02d}" for n in range(first, last + 1)]
 
 
-def digits_shaped(text: sql.Composable, shape: str) -> sql.Composed:
-    """True when `text` is `shape` with an ASCII digit at each `_` (`____-__-__` is the regex \\d{4}-\\d{2}-\\d{2}).
-
-    LIKE and translate() cost a fraction of a regex match (measured: 0.5 us a row less for a date).
-    """
-    return sql.SQL("({t} LIKE {shape} AND translate({t}, '0123456789', '') = {rest})").format(
-        t=text, shape=sql.Literal(shape), rest=sql.Literal(shape.replace("_", ""))
-    )
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+#: Every `MM-DD` of a calendar (February 29 included; whether its year is a leap year is checked apart).
+_MONTH_DAYS = _one_of(
+    [f"{m:02d}-{d:02d}" for m, days in enumerate(_DAYS_IN_MONTH, 1) for d in range(1, days + 1)]
+)
+_TWO_DIGITS, _HOURS, _MINUTES = (
+    _one_of(_numbered(0, 99)),
+    _one_of(_numbered(0, 23)),
+    _one_of(_numbered(0, 59)),
+)
 
 
 def _part(text: sql.Composable, start: int, length: int) -> sql.Composed:
@@ -45,52 +49,47 @@ def _part(text: sql.Composable, start: int, length: int) -> sql.Composed:
 
 
 def _calendar_ok(text: sql.Composable) -> sql.Composed:
-    """The date and time of day of an ISO-shaped `text` exist (fixed positions: the shape check ran first).
+    """Every field of an ISO-shaped `text` (separators at their places) is digits and exists on the calendar.
 
-    Year 0 and February 29 of a common year are refused, as PostgreSQL's own input would refuse them.
+    Each field is looked up in the list of its valid values, which also proves it is digits, so the legacy shape
+    needs no other check (measured: 0.45 us a row, where shape by translate() and pg_input_is_valid took 0.65).
+    Year 0 and February 29 of a common year are refused, as PostgreSQL's own input refuses them.
     """
-    year, month, day = _part(text, 1, 4), _part(text, 6, 2), _part(text, 9, 2)
-    hour, minute, second = _part(text, 12, 2), _part(text, 15, 2), _part(text, 18, 2)
+    # '%%' is read as '%' when the statement has parameters and as '%%' when not: the same LIKE pattern.
+    year = _part(text, 1, 4)
     leap_year = sql.SQL(
         "(mod(({y})::int, 4) = 0 AND (mod(({y})::int, 100) <> 0 OR mod(({y})::int, 400) = 0))"
     ).format(y=year)
     return sql.SQL(
-        """({year} <> '0000' AND {month} BETWEEN {m01} AND {m12}
-            AND ({day} BETWEEN {d01} AND {d28}
-                 OR ({day} BETWEEN {d29} AND {d30} AND {month} <> '02')
-                 OR ({day} = {d31} AND {month} IN ({long_months}))
-                 OR ({day} = {d29} AND {month} = '02' AND {leap_year}))
+        """({century} {two_digits} AND {year_in_century} {two_digits} AND {t} NOT LIKE '0000%%'
+            AND {month_day} {month_days} AND ({t} NOT LIKE '_____02-29%%' OR {leap_year})
             AND (length({t}) = 10
-                 OR ({hour} <= {h23} AND {minute} <= {m59}
-                     AND (substr({t}, 17, 1) <> ':' OR {second} <= {s59}))))"""
+                 OR ({hour} {hours} AND {minute} {minutes}
+                     AND (substr({t}, 17, 1) <> ':' OR {second} {minutes}))))"""
     ).format(
         t=text,
-        year=year,
-        month=month,
-        day=day,
-        hour=hour,
-        minute=minute,
-        second=second,
-        m01=_c("01"),
-        m12=_c("12"),
-        d01=_c("01"),
-        d28=_c("28"),
-        d29=_c("29"),
-        d30=_c("30"),
-        d31=_c("31"),
-        long_months=sql.SQL(", ").join(map(sql.Literal, _MONTHS_OF_31_DAYS)),
+        century=_part(text, 1, 2),
+        year_in_century=_part(text, 3, 2),
+        two_digits=_TWO_DIGITS,
+        month_day=_part(text, 6, 5),
+        month_days=_MONTH_DAYS,
         leap_year=leap_year,
-        h23=_c("23"),
-        m59=_c("59"),
-        s59=_c("59"),
+        hour=_part(text, 12, 2),
+        hours=_HOURS,
+        minute=_part(text, 15, 2),
+        minutes=_MINUTES,
+        second=_part(text, 18, 2),
     )
 
 
 def timestamp_text_ok(text: sql.Composable) -> sql.Composed:
-    """True when `text` (not NULL) casts to timestamptz and to timestamp without error, in an accepted shape."""
-    return sql.SQL("(({plain} OR {t} ~ {iso}) AND {calendar})").format(
-        plain=digits_shaped(text, LEGACY_TIMESTAMP_SHAPE),
+    """True when `text` (not NULL) casts to timestamptz and to timestamp without error, in an accepted shape.
+
+    The legacy shape is recognised by LIKE (its digits by `_calendar_ok`), the others by the regex.
+    """
+    return sql.SQL("(({t} LIKE {plain} OR {t} ~ {iso}) AND {calendar})").format(
         t=text,
+        plain=sql.Literal(LEGACY_TIMESTAMP_SHAPE),
         iso=sql.Literal(ISO_TIMESTAMP),
         calendar=_calendar_ok(text),
     )
