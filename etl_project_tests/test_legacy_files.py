@@ -120,6 +120,8 @@ VALUE_CASES = {
     "quantity as string": ("quantity", "2", "wrong type: quantity"),
     "id beyond bigint": ("store_id", 2**63, "wrong type: store_id"),
     "largest bigint": ("store_id", 2**63 - 1, "unknown store_id"),
+    "JSON null": ("quantity", None, "missing field: quantity"),
+    "JSON null date": ("sale_date", None, "missing field: sale_date"),
 }
 
 
