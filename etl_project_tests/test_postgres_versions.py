@@ -8,6 +8,8 @@ import pytest
 from etl_project.database.server_version import UnsupportedServerError, check_server_version
 from etl_project.resources import EtlDatabase
 
+pytestmark = pytest.mark.every_postgres_major
+
 
 def test_an_older_server_gets_one_clear_error_naming_both_versions():
     with pytest.raises(
