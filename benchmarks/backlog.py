@@ -3,7 +3,7 @@
 Why: after an outage (or on a busy day) files pile up. What matters then is not COPY speed but the platform's
 overheads: the sensor must cover the backlog with few runs (a run costs seconds of process start-up), and the
 daemon, code location and run workers must drain it in minutes. So this runs the real thing: `dagster-daemon`
-with the repository's dagster.yaml (PostgreSQL storage, queued run coordinator) and a workspace that loads
+with the repository's dagster.local.yaml (PostgreSQL storage, queued run coordinator) and a workspace that loads
 `etl_project.definitions`, exactly as `make dev` does but without the webserver.
 """
 
@@ -38,7 +38,8 @@ from benchmarks.support import (
     sqlalchemy_url,
     tail,
 )
-from etl_project.assets.ingestion import MAX_BATCHES_PER_RUN, load_batches_job
+from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
+from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.generator.events import (
     Catalog,
     SequentialIds,
@@ -208,7 +209,7 @@ def run_backlog_scenario(
     folder = run_dir / "backlog"
     home, shared = folder / "dagster_home", folder / "shared_data"
     home.mkdir(parents=True)
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(PROJECT_ROOT / "dagster.local.yaml", home / "dagster.yaml")
     workspace = folder / "workspace.yaml"
     workspace.write_text(
         "load_from:\n  - python_module:\n      module_name: etl_project.definitions\n"

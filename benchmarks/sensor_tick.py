@@ -21,9 +21,9 @@ import dagster as dg
 import psycopg2
 
 from benchmarks.support import BenchmarkError, BenchServer, Target, format_table, log, sqlalchemy_url
-from etl_project.partitions import batch_partitions
+from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.sensors import batch_file_sensor
 from etl_project.resources import EtlDatabase, SharedDirectory
-from etl_project.sensors.batch_file_sensor import batch_file_sensor
 
 MAX_TICK_SECONDS = 2.0
 TICKS = 3

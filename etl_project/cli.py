@@ -75,7 +75,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     shared.mkdir(parents=True, exist_ok=True)
     if not any(shared.glob("*.csv")) and not args.no_history:
         yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
-        from etl_project.generator.job import DatabaseIds  # imports Dagster: only here
+        from etl_project.defs.generator.jobs import DatabaseIds  # imports Dagster: only here
 
         # Ids reserved from the database's sequences, as the every-minute generator does: a generated batch
         # loaded before the last history file must not take ids the history uses.
@@ -84,7 +84,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"Seeded {shared} with {len(files)} sample history batches ending {yesterday}.")
     home = Path(os.getenv("DAGSTER_HOME") or LOCAL_DAGSTER_HOME)
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(PROJECT_ROOT / "dagster.local.yaml", home / "dagster.yaml")
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),

@@ -9,9 +9,9 @@ import dagster as dg
 import psycopg2.extensions
 from faker import Faker
 
-from etl_project.assets.ingestion import batch_event_tables
+from etl_project.defs.ingestion.assets import batch_event_tables
+from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.generator.events import BatchShape, Catalog, SequentialIds, generate_events, write_batch_file
-from etl_project.partitions import batch_partitions
 from etl_project.schemas import BATCH_FILE_COLUMNS
 
 CREATED_AT = datetime(2025, 4, 20, 9, 20)

@@ -6,10 +6,10 @@ import time
 import dagster as dg
 import pytest
 
+from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.sensors import RANGE_END_TAG, RANGE_START_TAG, batch_file_sensor, plan_runs
 from etl_project.generator.events import PARTIAL_SUFFIX
-from etl_project.partitions import batch_partitions
 from etl_project.resources import SharedDirectory
-from etl_project.sensors.batch_file_sensor import RANGE_END_TAG, RANGE_START_TAG, batch_file_sensor, plan_runs
 from etl_project_tests.helpers import materialize_batches, write_generated_batch
 
 pytestmark = pytest.mark.every_postgres_major
@@ -147,7 +147,8 @@ def test_file_replaced_after_loading_is_reloaded_once(instance, resources, share
 def test_retention_drops_partitions_of_old_loaded_batches_but_keeps_their_rows(
     instance, resources, shared_dir, db
 ):
-    from etl_project.sensors.partition_retention import PartitionRetention, batch_partition_retention_sensor
+    from etl_project.defs.operations.resources import PartitionRetention
+    from etl_project.defs.operations.sensors import batch_partition_retention_sensor
 
     write_generated_batch(shared_dir, "old", seed=1)
     write_generated_batch(shared_dir, "recent", seed=2)

@@ -19,7 +19,7 @@ from etl_project.paths import PROJECT_ROOT
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
-LOCAL_INSTANCE = PROJECT_ROOT / "dagster.yaml"
+LOCAL_INSTANCE = PROJECT_ROOT / "dagster.local.yaml"
 DEPLOY_INSTANCE = PROJECT_ROOT / "deploy" / "dagster.yaml"
 DEPLOY_WORKSPACE = PROJECT_ROOT / "deploy" / "workspace.yaml"
 
@@ -105,9 +105,9 @@ def _env_file(path: Path) -> dict[str, str]:
 
 def test_deploy_instance_equals_the_local_instance_except_the_run_launcher():
     local, deploy = _yaml(LOCAL_INSTANCE), _yaml(DEPLOY_INSTANCE)
-    assert "run_launcher" not in local, "dagster.yaml (local) must keep the default run launcher"
+    assert "run_launcher" not in local, "dagster.local.yaml must keep the default run launcher"
     launcher = deploy.pop("run_launcher")
-    assert deploy == local, "deploy/dagster.yaml drifted from dagster.yaml: change both together"
+    assert deploy == local, "deploy/dagster.yaml drifted from dagster.local.yaml: change both together"
     assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
 
 
@@ -285,9 +285,9 @@ def test_docker_compose_refuses_to_start_without_passwords(tmp_path):
 
 def test_run_queue_tag_limits_match_tags_the_load_job_sets():
     """A limit on a tag no run carries limits nothing: each one must match the load job's tags."""
-    from etl_project.assets.ingestion import load_batches_job
+    from etl_project.defs.ingestion.jobs import load_batches_job
 
-    limits = _yaml(PROJECT_ROOT / "dagster.yaml")["run_coordinator"]["config"]["tag_concurrency_limits"]
+    limits = _yaml(LOCAL_INSTANCE)["run_coordinator"]["config"]["tag_concurrency_limits"]
     assert limits
     for limit in limits:
         assert load_batches_job.tags.get(limit["key"]) == limit["value"]

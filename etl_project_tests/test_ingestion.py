@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 from faker import Faker
 
+from etl_project.defs.generator.jobs import DatabaseIds
 from etl_project.generator.events import (
     BatchShape,
     Catalog,
@@ -15,7 +16,6 @@ from etl_project.generator.events import (
     generate_history,
     write_batch_file,
 )
-from etl_project.generator.job import DatabaseIds
 from etl_project_tests.helpers import (
     count_rows,
     failure_message,

@@ -5,7 +5,7 @@ import json
 import dagster as dg
 import pytest
 
-from etl_project.late_data import replay_late_events_job
+from etl_project.defs.ingestion.late_data import replay_late_events_job
 from etl_project_tests.helpers import count_rows, entity_rows, materialize_batches, write_raw_batch
 
 pytestmark = pytest.mark.every_postgres_major

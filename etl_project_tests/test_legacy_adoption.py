@@ -23,8 +23,6 @@ import psycopg2.extensions
 import pytest
 from psycopg2 import sql
 
-from etl_project.assets.analytics import store_daily_sales
-from etl_project.checks.sales_drop import sales_drop_check
 from etl_project.database.embedded import with_database
 from etl_project.database.legacy_adoption import (
     SEED_BATCH_ID,
@@ -33,10 +31,12 @@ from etl_project.database.legacy_adoption import (
     adopt_legacy_database_at,
 )
 from etl_project.database.migrations import LegacyDatabaseError
+from etl_project.defs.ingestion.sensors import batch_file_sensor
+from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.checks import sales_drop_check
+from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.paths import PROJECT_ROOT
 from etl_project.resources import EtlDatabase, SharedDirectory
-from etl_project.resources.sales_drop_rules import SalesDropRules
-from etl_project.sensors.batch_file_sensor import batch_file_sensor
 from etl_project_tests.helpers import count_rows, materialize_batches
 from etl_project_tests.legacy_database import (
     LEGACY_TABLES,

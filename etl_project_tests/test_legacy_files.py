@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from etl_project.assets.analytics import store_daily_sales
-from etl_project.checks.sales_drop import sales_drop_check
+from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.checks import sales_drop_check
+from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.resources import EtlDatabase
-from etl_project.resources.sales_drop_rules import SalesDropRules
 from etl_project_tests.helpers import entity_rows, materialize_batches, write_raw_batch
 from etl_project_tests.legacy_files import (
     LEGACY_FORMAT,

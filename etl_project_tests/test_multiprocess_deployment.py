@@ -1,7 +1,7 @@
 """The deployment's topology without containers: a file dropped in the shared directory ends up in PostgreSQL.
 
 Code server, daemon and webserver run as separate processes sharing a PostgreSQL-backed Dagster instance
-(the repository's dagster.yaml, so the run queue, run monitoring and sensor settings are the real ones), as
+(the repository's dagster.local.yaml, so the run queue, run monitoring and sensor settings are the real ones), as
 in docker-compose.yml; only the run launcher differs: the default one, which starts each run as a process of
 the code server, instead of a container per run. Everything is observed from outside, through the
 webserver's GraphQL API, as an operator or a monitoring probe would.
@@ -229,7 +229,7 @@ def deployment(
     """Code server, daemon and webserver, started in the order of docker-compose.yml's depends_on."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(PROJECT_ROOT / "dagster.local.yaml", home / "dagster.yaml")
     grpc_port, webserver_port = _free_port(), _free_port()
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(

@@ -7,12 +7,11 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pytest
 
-from etl_project.assets.analytics import store_daily_sales
-from etl_project.checks.sales_drop import sales_drop_check
+from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.checks import sales_drop_check
+from etl_project.defs.sales_analytics.resources import AlertChannel, SalesDropRules
+from etl_project.defs.sales_analytics.sensors import sales_drop_slack_sensor
 from etl_project.generator.events import write_batch_file
-from etl_project.resources.alert_channel import AlertChannel
-from etl_project.resources.sales_drop_rules import SalesDropRules
-from etl_project.sensors.sales_drop_slack_sensor import sales_drop_slack_sensor
 from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 from etl_project_tests.helpers import materialize_batches
 from etl_project_tests.sales_history import AS_OF, EXPECTED_FLAGGED, history_events

@@ -6,14 +6,14 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from etl_project.assets.analytics import store_daily_sales
-from etl_project.assets.ingestion import batch_event_tables
-from etl_project.checks.sales_drop import sales_drop_check
 from etl_project.cli import build_parser
 from etl_project.definitions import build_resources
+from etl_project.defs.ingestion.assets import batch_event_tables
+from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.checks import sales_drop_check
+from etl_project.defs.sales_analytics.sensors import sales_drop_slack_sensor
 from etl_project.generator.events import write_batch_file
-from etl_project.partitions import batch_partitions
-from etl_project.sensors.sales_drop_slack_sensor import sales_drop_slack_sensor
 from etl_project_tests.fake_slack import BOT_TOKEN, WEBHOOK_PATH, FakeSlack
 from etl_project_tests.sales_history import AS_OF, history_events
 

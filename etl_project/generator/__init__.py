@@ -1,1 +1,3 @@
-"""The faker-based event generator: a Dagster job, its schedule and the `etl generate` command."""
+"""The faker-based event generator (events.py), free of Dagster: `etl generate`, `etl generate-history` and the
+Dagster job in `etl_project/defs/generator/` use it.
+"""

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from etl_project.partitions import invalid_batch_id_reason
+from etl_project.defs.ingestion.partitions import invalid_batch_id_reason
 from etl_project.paths import DEFAULT_SHARED_DATA_DIR
 
 BATCH_FILE_SUFFIX = ".csv"

@@ -1,4 +1,6 @@
-"""Sales analytics built on the event tables: daily sales per store, kept current automatically."""
+"""store_daily_sales: daily sales per store built on the event tables, and the automation condition that keeps
+it current (evaluated by analytics_automation_sensor in sensors.py).
+"""
 
 import dagster as dg
 

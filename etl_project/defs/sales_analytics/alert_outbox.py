@@ -14,7 +14,7 @@ from datetime import date
 import psycopg2.extensions
 from psycopg2.extras import Json
 
-from etl_project.messengers import AlertMessage, Messenger, MessengerError
+from etl_project.defs.sales_analytics.messengers import AlertMessage, Messenger, MessengerError
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 import logging
 
-from etl_project.messengers.base import AlertMessage
+from etl_project.defs.sales_analytics.messengers.base import AlertMessage
 
 
 class DryRunMessenger:

@@ -1,4 +1,6 @@
-"""Late data: the job (and its schedule) that loads sales whose store, product or order arrived later."""
+"""Late data: the replay op, replay_late_events_job and its schedule, which load the rows (sales, mostly) whose
+store, product or order arrived later. The SQL that moves them is `etl_project/loading/replay.py`.
+"""
 
 import dagster as dg
 

@@ -5,10 +5,10 @@ from datetime import date
 
 import dagster as dg
 
-from etl_project.assets.analytics import store_daily_sales
+from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.queries import analytic_query
 from etl_project.resources import EtlDatabase
-from etl_project.resources.sales_drop_rules import SalesDropRules
 
 
 @dataclass(frozen=True)

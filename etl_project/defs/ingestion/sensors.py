@@ -1,11 +1,12 @@
-"""Turns new batch files in the shared directory into partitions and the runs that load them."""
+"""batch_file_sensor: turns new batch files in the shared directory into partitions and the runs that load them."""
 
 import hashlib
 
 import dagster as dg
 
-from etl_project.assets.ingestion import MAX_BATCHES_PER_RUN, load_batches_job
-from etl_project.partitions import batch_partitions
+from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
+from etl_project.defs.ingestion.jobs import load_batches_job
+from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.shared_directory import BatchFile
 

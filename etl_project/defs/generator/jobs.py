@@ -1,6 +1,8 @@
-"""The generator as a Dagster job: one realistic batch per run, the run id as the batch id."""
+"""generate_batch_job: the generator as a Dagster job, one realistic batch per run, the run id as the batch id.
 
-import os
+The events themselves come from `etl_project/generator/events.py` (no Dagster there; `etl generate` uses it too).
+"""
+
 import random
 from datetime import datetime, timezone
 
@@ -77,18 +79,3 @@ def write_generated_batch(
 )
 def generate_batch_job() -> None:
     write_generated_batch()
-
-
-def _schedule_status() -> dg.DefaultScheduleStatus:
-    enabled = os.getenv("ETL_GENERATOR_ENABLED", "true").lower() not in {"0", "false", "no"}
-    return dg.DefaultScheduleStatus.RUNNING if enabled else dg.DefaultScheduleStatus.STOPPED
-
-
-generate_batch_schedule = dg.ScheduleDefinition(
-    name="generate_batch_every_minute",
-    job=generate_batch_job,
-    cron_schedule="* * * * *",
-    default_status=_schedule_status(),
-    description="A new batch every minute so that data flows as soon as the platform runs "
-    "(ETL_GENERATOR_ENABLED=false starts it stopped).",
-)

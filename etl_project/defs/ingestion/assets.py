@@ -9,9 +9,9 @@ have loaded.
 
 import dagster as dg
 
+from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.loading.batch_file import BatchFileError
 from etl_project.loading.batch_loader import BatchLoadReport, is_loaded, load_batch, record_quarantined
-from etl_project.partitions import batch_partitions
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.shared_directory import UnsafeBatchFileError
 from etl_project.schemas import BATCH_FILE_COLUMNS, EVENT_SCHEMAS, EventSchema
@@ -38,37 +38,44 @@ def _column_schema(schema: EventSchema) -> dg.TableSchema:
     return dg.TableSchema(columns=lineage + ident + fields)
 
 
-RAW_EVENTS_SPEC = dg.AssetSpec(
-    RAW_EVENTS,
-    description=(
-        "Landing table: every row of a batch file whose envelope is valid (known event type, JSON object "
-        "payload, matching batch id), payload kept as jsonb. Rows that fail here are in etl.rejected_events."
-    ),
-    group_name=INGESTION_GROUP,
-    kinds={"postgres", "csv"},
-    skippable=True,
-    metadata={
-        "dagster/table_name": "etl.raw_events",
-        "batch_file_columns": ",".join(BATCH_FILE_COLUMNS),
-    },
-)
+# The specs are built by functions, not kept at module level: load_from_defs_folder would load a module-level
+# AssetSpec as an asset of its own, next to the multi-asset that materialises it.
 
-EVENT_TABLE_SPECS = [
-    dg.AssetSpec(
-        schema.table,
-        deps=[RAW_EVENTS, *schema.references],
-        description=f"{schema.description} Invalid `{schema.event_type}` rows go to etl.rejected_events.",
+
+def _raw_events_spec() -> dg.AssetSpec:
+    return dg.AssetSpec(
+        RAW_EVENTS,
+        description=(
+            "Landing table: every row of a batch file whose envelope is valid (known event type, JSON object "
+            "payload, matching batch id), payload kept as jsonb. Rows that fail here are in etl.rejected_events."
+        ),
         group_name=INGESTION_GROUP,
-        kinds={"postgres"},
+        kinds={"postgres", "csv"},
         skippable=True,
         metadata={
-            "dagster/table_name": f"etl.{schema.table}",
-            "dagster/column_schema": _column_schema(schema),
-            "event_type": schema.event_type,
+            "dagster/table_name": "etl.raw_events",
+            "batch_file_columns": ",".join(BATCH_FILE_COLUMNS),
         },
     )
-    for schema in EVENT_SCHEMAS
-]
+
+
+def _event_table_specs() -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(
+            schema.table,
+            deps=[RAW_EVENTS, *schema.references],
+            description=f"{schema.description} Invalid `{schema.event_type}` rows go to etl.rejected_events.",
+            group_name=INGESTION_GROUP,
+            kinds={"postgres"},
+            skippable=True,
+            metadata={
+                "dagster/table_name": f"etl.{schema.table}",
+                "dagster/column_schema": _column_schema(schema),
+                "event_type": schema.event_type,
+            },
+        )
+        for schema in EVENT_SCHEMAS
+    ]
 
 
 def _materializations(partition: str, report: BatchLoadReport) -> list[dg.AssetMaterialization]:
@@ -112,7 +119,7 @@ def _materializations(partition: str, report: BatchLoadReport) -> list[dg.AssetM
 
 @dg.multi_asset(
     name="batch_event_tables",
-    specs=[RAW_EVENTS_SPEC, *EVENT_TABLE_SPECS],
+    specs=[_raw_events_spec(), *_event_table_specs()],
     partitions_def=batch_partitions,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_BATCHES_PER_RUN),
     can_subset=False,
@@ -156,13 +163,3 @@ def batch_event_tables(
             metadata={"quarantined": unreadable, **totals},
             allow_retries=False,  # the same bytes would fail the same way; a replaced file is reloaded
         )
-
-
-load_batches_job = dg.define_asset_job(
-    "load_batches_job",
-    selection=dg.AssetSelection.assets(batch_event_tables),
-    executor_def=dg.in_process_executor,
-    # dagster.yaml limits how many of these run at once (tag_concurrency_limits on etl/workload).
-    tags={"etl/workload": "batch-load"},
-    description="Loads batch files into the event tables; requested by batch_file_sensor.",
-)

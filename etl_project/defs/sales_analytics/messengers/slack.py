@@ -6,14 +6,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from etl_project.messengers.base import AlertMessage, MessengerError, redact
+from etl_project.defs.sales_analytics.messengers.base import AlertMessage, MessengerError, redact
 
 #: Seconds to wait for Slack before counting the attempt as failed (the sensor retries on a later tick).
 SLACK_TIMEOUT_SECONDS = 10
 
 #: slack_sdk logs each request's URL and body at DEBUG, and for a webhook the URL is the secret: its clients
 #: get a logger of their own that never emits below INFO, whatever the root logger's level.
-_slack_client_log = logging.getLogger("etl_project.messengers.slack_client")
+_slack_client_log = logging.getLogger("etl_project.defs.sales_analytics.messengers.slack_client")
 _slack_client_log.setLevel(logging.INFO)
 
 

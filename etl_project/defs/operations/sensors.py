@@ -1,21 +1,12 @@
-"""Keeps the number of batch partitions healthy: the UI slows down past ~100k dynamic partitions per asset."""
+"""batch_partition_retention_sensor: keeps the number of batch partitions healthy (the UI slows down past
+~100k dynamic partitions per asset) by dropping those of batches loaded longer ago than PartitionRetention says.
+"""
 
 import dagster as dg
-from pydantic import Field
 
-from etl_project.partitions import batch_partitions
+from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.operations.resources import PartitionRetention
 from etl_project.resources import EtlDatabase
-
-
-class PartitionRetention(dg.ConfigurableResource):
-    """How long a loaded batch keeps its partition in the Dagster instance (ETL_PARTITION_RETENTION_DAYS).
-
-    Only the partition goes: the batch's rows stay in PostgreSQL and its file stays recorded in
-    utilities.processed_files, so the file sensor never loads it again. 0 keeps partitions forever.
-    """
-
-    retention_days: int = Field(default=90, ge=0)
-    max_deletes_per_tick: int = Field(default=10_000, gt=0)
 
 
 @dg.sensor(

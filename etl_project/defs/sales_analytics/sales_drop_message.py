@@ -1,9 +1,9 @@
-"""The text people read when stores' sales fall."""
+"""The text people read when stores' sales fall (one message per failed evaluation of sales_drop_check)."""
 
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from etl_project.messengers import AlertMessage
+from etl_project.defs.sales_analytics.messengers import AlertMessage
 
 
 def sales_drop_message(

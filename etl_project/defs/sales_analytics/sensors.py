@@ -1,12 +1,33 @@
-"""Posts failed evaluations of sales_drop_check to the alert channel (Slack), each (store, day) once."""
+"""The sensors of sales analytics and alerting.
+
+- analytics_automation_sensor evaluates store_daily_sales' automation condition, so the table (and with it
+  sales_drop_check) follows new sales by itself.
+- sales_drop_slack_sensor posts failed evaluations of sales_drop_check to the alert channel (Slack), each
+  (store, day) once.
+"""
 
 import dagster as dg
 
-from etl_project.alerts.outbox import already_alerted, deliver_pending, enqueue_sales_drop_alert
-from etl_project.alerts.sales_drop_message import sales_drop_message
-from etl_project.checks.sales_drop import sales_drop_check
+from etl_project.defs.sales_analytics.alert_outbox import (
+    already_alerted,
+    deliver_pending,
+    enqueue_sales_drop_alert,
+)
+from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.checks import sales_drop_check
+from etl_project.defs.sales_analytics.resources import AlertChannel
+from etl_project.defs.sales_analytics.sales_drop_message import sales_drop_message
 from etl_project.resources import EtlDatabase
-from etl_project.resources.alert_channel import AlertChannel
+
+#: Dagster's implicit default automation sensor starts stopped; this one runs as soon as the platform does.
+analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "analytics_automation_sensor",
+    target=dg.AssetSelection.assets(store_daily_sales),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    emit_backfills=False,
+    description="Refreshes store_daily_sales (and runs sales_drop_check) when new sales or products land.",
+)
 
 #: Most recent evaluations looked at per tick; older ones were handled by earlier ticks.
 EVALUATIONS_PER_TICK = 50

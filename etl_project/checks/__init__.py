@@ -1,1 +1,0 @@
-"""Asset checks: data-quality and business rules evaluated on the assets."""

@@ -1,0 +1,14 @@
+"""load_batches_job: the runs that load batch files into the event tables (requested by batch_file_sensor)."""
+
+import dagster as dg
+
+from etl_project.defs.ingestion.assets import batch_event_tables
+
+load_batches_job = dg.define_asset_job(
+    "load_batches_job",
+    selection=dg.AssetSelection.assets(batch_event_tables),
+    executor_def=dg.in_process_executor,
+    # dagster.local.yaml and deploy/dagster.yaml limit how many of these run at once (tag_concurrency_limits on etl/workload).
+    tags={"etl/workload": "batch-load"},
+    description="Loads batch files into the event tables; requested by batch_file_sensor.",
+)

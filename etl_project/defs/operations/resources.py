@@ -1,0 +1,28 @@
+"""How long batch partitions are kept (PartitionRetention), configured from ETL_PARTITION_RETENTION_DAYS."""
+
+import dagster as dg
+from pydantic import Field
+
+from etl_project.resources.environment import env_numbers
+
+
+class PartitionRetention(dg.ConfigurableResource):
+    """How long a loaded batch keeps its partition in the Dagster instance (ETL_PARTITION_RETENTION_DAYS).
+
+    Only the partition goes: the batch's rows stay in PostgreSQL and its file stays recorded in
+    utilities.processed_files, so the file sensor never loads it again. 0 keeps partitions forever.
+    """
+
+    retention_days: int = Field(default=90, ge=0)
+    max_deletes_per_tick: int = Field(default=10_000, gt=0)
+
+
+@dg.definitions
+def operations_resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "partition_retention": PartitionRetention(
+                **{k: int(v) for k, v in env_numbers(retention_days="ETL_PARTITION_RETENTION_DAYS").items()}
+            ),
+        }
+    )

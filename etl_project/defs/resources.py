@@ -1,0 +1,24 @@
+"""The shared resources of every feature, configured from the environment (see the README's Configuration).
+
+`etl_database` (EtlDatabase: ETL_DATABASE_URL, or the embedded PostgreSQL; ETL_TIMEZONE) and
+`shared_directory` (SharedDirectory: ETL_SHARED_DATA_DIR, ETL_FILE_SETTLE_SECONDS). The classes are in
+`etl_project/resources/`; each feature's own resources are in its folder's `resources.py`.
+"""
+
+import dagster as dg
+
+from etl_project.resources import EtlDatabase, SharedDirectory
+from etl_project.resources.environment import env_numbers, env_settings
+
+
+@dg.definitions
+def shared_resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "etl_database": EtlDatabase(**env_settings(url="ETL_DATABASE_URL", timezone="ETL_TIMEZONE")),
+            "shared_directory": SharedDirectory(
+                **env_settings(path="ETL_SHARED_DATA_DIR"),
+                **env_numbers(settle_seconds="ETL_FILE_SETTLE_SECONDS"),
+            ),
+        }
+    )

@@ -1,1 +1,0 @@
-"""Sensors: new batch files to load runs, failed sales-drop checks to Slack."""
