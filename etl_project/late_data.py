@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from etl_project.loading.replay import batches_to_replay, replay_batch
+from etl_project.loading import batches_to_replay, replay_batch
 from etl_project.resources import EtlDatabase
 
 

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl_project.loading.batch_file import BatchFileError
-from etl_project.loading.batch_loader import load_batch
+from etl_project.loading import BatchFileError, load_batch
 from etl_project.schemas import BATCH_FILE_COLUMNS
 from etl_project.sensors.batch_file_sensor import batch_file_sensor
 from etl_project_tests.helpers import count_rows, failure_message, materialize_batches, quote

@@ -9,8 +9,7 @@ have loaded.
 
 import dagster as dg
 
-from etl_project.loading.batch_file import BatchFileError
-from etl_project.loading.batch_loader import BatchLoadReport, is_loaded, load_batch, record_quarantined
+from etl_project.loading import BatchFileError, BatchLoadReport, is_loaded, load_batch, record_quarantined
 from etl_project.partitions import batch_partitions
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.shared_directory import UnsafeBatchFileError
