@@ -201,7 +201,9 @@ def _validate_entities(
     entities = tables.entities(schema.table)
     events = validate.staged_events(schema, tables.entity_events)
     vcur.execute(
-        validate.validate_events(schema, events, tables.rows_visible_to_batch, into=validated, temporary=False),
+        validate.validate_events(
+            schema, events, tables.rows_visible_to_batch, into=validated, temporary=False
+        ),
         params.as_params(),
     )
     vcur.execute(ids.advance_id_sequence(schema, validated))

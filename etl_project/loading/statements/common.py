@@ -65,7 +65,9 @@ def local_timestamp(text: sql.Composable) -> sql.Composed:
 
 def created_at(row: str) -> sql.Composed:
     """`<row>.batch_created_at` (valid by now) as a timestamp; the file's usual value by one comparison."""
-    return sql.SQL("CASE WHEN {row}.batch_created_at = {usual} THEN {usual}::timestamp ELSE {local} END").format(
+    return sql.SQL(
+        "CASE WHEN {row}.batch_created_at = {usual} THEN {usual}::timestamp ELSE {local} END"
+    ).format(
         row=sql.Identifier(row),
         usual=USUAL_BATCH_CREATED_AT,
         local=local_timestamp(sql.SQL("{}.batch_created_at").format(sql.Identifier(row))),

@@ -34,7 +34,9 @@ def rows_visible_to_batch(table: str, batch_rows: sql.Composable) -> list[sql.Co
 
     Other batches only: the earlier load of this batch is being replaced (its rows are deleted by the same load).
     """
-    others = sql.SQL("(SELECT id, batch_id FROM {} WHERE batch_id <> {})").format(event_table(table), BATCH_ID)
+    others = sql.SQL("(SELECT id, batch_id FROM {} WHERE batch_id <> {})").format(
+        event_table(table), BATCH_ID
+    )
     return [batch_rows, others]
 
 

@@ -143,7 +143,9 @@ def insert_valid_events(schema: EventSchema, explicit_ids: bool, validated: sql.
     )
 
 
-def reject_invalid_events(schema: EventSchema, into: sql.Composable, validated: sql.Composable) -> sql.Composed:
+def reject_invalid_events(
+    schema: EventSchema, into: sql.Composable, validated: sql.Composable
+) -> sql.Composed:
     """The invalid rows of `validated`, with their reasons, into `into` (a table with REJECTION_COLUMNS)."""
     return sql.SQL(
         """
