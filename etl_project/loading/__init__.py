@@ -8,12 +8,14 @@ import only from `etl_project.loading`:
 - `is_loaded`, `record_quarantined`: the file's record in `utilities.processed_files`;
 - `processed_versions`, `batches_loaded_before`: what the file and retention sensors read of that record;
 - `batches_to_replay`, `replay_batch`: the replay of rows whose references arrived late;
-- `category_of`: the category of a rejection reason, as the run metadata counts it.
+- `category_of`: the category of a rejection reason, as the run metadata counts it;
+- `MIGRATION_LOCK_ID`: the migrations' advisory lock (every lock id of the platform is in `processed_files`).
 """
 
 from etl_project.loading.batch_file import BatchFileError
 from etl_project.loading.batch_loader import load_batch
 from etl_project.loading.processed_files import (
+    MIGRATION_LOCK_ID,
     batches_loaded_before,
     is_loaded,
     processed_versions,
@@ -24,6 +26,7 @@ from etl_project.loading.replay import batches_to_replay, replay_batch
 from etl_project.loading.report import BatchLoadReport
 
 __all__ = [
+    "MIGRATION_LOCK_ID",
     "BatchFileError",
     "BatchLoadReport",
     "batches_loaded_before",
