@@ -34,6 +34,7 @@ dev: $(STAMP)
 # Both runs run even if the first fails, so that one CI log shows both; either failing fails `make test`.
 test: $(STAMP) compose-tool postgresql-15
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	@failed=; \
 	echo "=== Test suite on the embedded PostgreSQL 18 ==="; \
 	echo "$(BIN)/python -m pytest"; \

@@ -166,7 +166,7 @@ _STATEMENT_SHAPES = (
 def label_statement(text: str) -> str:
     """A short name for a statement from its shape (verb, table, event type).
 
-    Derived from the SQL text rather than from validation_sql's function names, so that the profile keeps
+    Derived from the SQL text rather than from the loader's function names, so that the profile keeps
     working while the loader's code changes.
     """
     flat = " ".join(text.split()).replace('"', "")
@@ -217,7 +217,7 @@ def load_with_platform(
     With `explain_to`, plans of statements over 100 ms (auto_explain, with ANALYZE: slower, so such a run is
     never the timed one) are written to that file.
     """
-    from etl_project.loading.batch_loader import load_batch
+    from etl_project.loading import load_batch
 
     rss_before = _memory_mb("VmRSS")  # the imports' share of the peak
     cpu_start, start = time.process_time(), time.perf_counter()

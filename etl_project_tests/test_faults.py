@@ -14,7 +14,7 @@ import pytest
 
 from etl_project.cli import main as etl_cli
 from etl_project.database.embedded import embedded_server_uri, ensure_database, stop_embedded_server
-from etl_project.loading.batch_loader import load_batch
+from etl_project.loading import load_batch
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project_tests.helpers import count_rows, materialize_batches, write_generated_batch
 
@@ -94,7 +94,7 @@ def test_killed_load_leaves_nothing_and_the_next_run_loads_it_once(database_url,
             sys.executable,
             "-c",
             "import sys, psycopg2; from pathlib import Path; "
-            "from etl_project.loading.batch_loader import load_batch; "
+            "from etl_project.loading import load_batch; "
             "load_batch(psycopg2.connect(sys.argv[1], application_name='etl_project'), 'big', Path(sys.argv[2]))",
             database_url,
             str(path),

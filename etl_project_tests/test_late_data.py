@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from etl_project.defs.ingestion.late_data import replay_late_events_job
+from etl_project.loading import category_of
 from etl_project_tests.helpers import count_rows, entity_rows, materialize_batches, write_raw_batch
 
 pytestmark = pytest.mark.every_postgres_major
@@ -59,7 +60,7 @@ def test_sale_before_its_store_is_replayed_once_when_the_store_arrives(
         cur.execute(
             "SELECT rejection_reason FROM etl.rejected_events WHERE batch_id = 'sales_first' ORDER BY file_row"
         )
-        assert [r[0].split(":")[0] for r in cur.fetchall()] == ["unknown store_id", "not positive"]
+        assert [category_of(r[0]) for r in cur.fetchall()] == ["unknown store_id", "not positive"]
         cur.execute(
             "SELECT rows_loaded, rows_rejected FROM utilities.processed_files WHERE batch_id = 'sales_first'"
         )

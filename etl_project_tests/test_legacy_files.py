@@ -126,7 +126,7 @@ VALUE_CASES = {
 
 
 def test_timestamps_and_numbers_load_or_are_rejected_precisely(database_url, shared_dir, db):
-    from etl_project.loading.batch_loader import load_batch
+    from etl_project.loading import load_batch
 
     sale = {"sale_date": "2025-04-20 10:00:00", "order_id": 3, "store_id": 1, "product_id": 2, "quantity": 1}
     cases = sorted(VALUE_CASES)

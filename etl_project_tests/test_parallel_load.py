@@ -7,8 +7,7 @@ import json
 import psycopg2
 import pytest
 
-from etl_project.loading import batch_loader, staging
-from etl_project.loading.batch_loader import load_batch
+from etl_project.loading import batch_loader, load_batch, staging
 from etl_project_tests.helpers import entity_rows, write_raw_batch
 
 pytestmark = pytest.mark.every_postgres_major

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import psycopg2.extensions
 
+from etl_project.loading import MIGRATION_LOCK_ID
 from etl_project.paths import MIGRATIONS_DIR
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-#: Arbitrary constant identifying "schema migrations" among the platform's advisory locks.
-MIGRATION_LOCK_ID = 7_301_001
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:

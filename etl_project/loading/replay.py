@@ -9,51 +9,61 @@ from collections import Counter
 import psycopg2.extensions
 from psycopg2 import sql
 
-from etl_project.loading import validation_sql as q
-from etl_project.loading.batch_loader import lock_batch
+from etl_project.loading import processed_files
+from etl_project.loading.params import BatchParams
+from etl_project.loading.rejections import reference_categories
+from etl_project.loading.statements import ids, validate
+from etl_project.loading.statements import replay as replay_sql
+from etl_project.loading.statements.references import committed_rows
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
 
 
 def batches_to_replay(conn: psycopg2.extensions.connection) -> list[str]:
     with conn, conn.cursor() as cur:
-        cur.execute(q.batches_with_late_references())
+        cur.execute(replay_sql.batches_with_late_references())
         return [row[0] for row in cur.fetchall()]
 
 
 def replay_batch(conn: psycopg2.extensions.connection, batch_id: str) -> Counter[str]:
     """Move the batch's late-reference rejections whose references now exist; return rows moved per table."""
     moved: Counter[str] = Counter()
-    params = {"batch_id": batch_id}
+    params = BatchParams(batch_id)
+    validated = validate.TEMP_VALIDATED
     with conn, conn.cursor() as cur:
-        lock_batch(cur, batch_id)
+        processed_files.lock_batch(cur, batch_id)
         for schema in EVENT_SCHEMAS:
-            if not q.reference_categories(schema):
+            if not reference_categories(schema):
                 continue
-            moved[schema.table] += _load_event_table(cur, schema, q.late_reference_events(schema), params)
-            cur.execute(q.forget_replayed_rejections(), params)
-            cur.execute(q.drop_validated())
+            events = replay_sql.late_reference_events(schema)
+            moved[schema.table] += _load_event_table(cur, schema, events, validated, params)
+            cur.execute(replay_sql.forget_replayed_rejections(validated), params.as_params())
+            cur.execute(validate.drop_validated(validated))
         if moved.total():
-            cur.execute(
-                "UPDATE utilities.processed_files SET rows_loaded = rows_loaded + %s, "
-                "rows_rejected = rows_rejected - %s WHERE batch_id = %s",
-                (moved.total(), moved.total(), batch_id),
-            )
+            processed_files.count_replayed_rows(cur, batch_id, moved.total())
     return moved
 
 
 def _load_event_table(
-    cur: psycopg2.extensions.cursor, schema: EventSchema, events: sql.Composable, params: dict
+    cur: psycopg2.extensions.cursor,
+    schema: EventSchema,
+    events: sql.Composable,
+    validated: sql.Composable,
+    params: BatchParams,
 ) -> int:
-    """Validate `events` of one type (the same SQL as a load) and insert the valid ones; return rows inserted.
+    """Validate `events` of one type (the same SQL as a load) into `validated` and insert the valid ones;
+    return rows inserted.
 
     The rows stay in etl.rejected_events until `forget_replayed_rejections`; those still invalid get their
     new reason there.
     """
-    cur.execute(q.validate_events(schema, events), params)
+    cur.execute(
+        validate.validate_events(schema, events, committed_rows, into=validated, temporary=True),
+        params.as_params(),
+    )
     loaded = 0
     for explicit_ids in (True, False) if schema.is_entity else (False,):
-        cur.execute(q.insert_valid_events(schema, explicit_ids), params)
+        cur.execute(validate.insert_valid_events(schema, explicit_ids, validated), params.as_params())
         loaded += cur.rowcount
         if explicit_ids:
-            cur.execute(q.advance_id_sequence(schema))
+            cur.execute(ids.advance_id_sequence(schema, validated))
     return loaded

@@ -27,8 +27,8 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from etl_project.loading import validation_sql as q
 from etl_project.loading.batch_file import STAGED_COLUMNS, BatchFileStream
+from etl_project.loading.params import LoadParams, StagingParams
 from etl_project.loading.staging_tables import (
     StagedPart,
     StagingTables,
@@ -36,6 +36,9 @@ from etl_project.loading.staging_tables import (
     drop_staging,
     transaction,
 )
+from etl_project.loading.statements import envelope
+from etl_project.loading.statements import staging as staging_sql
+from etl_project.loading.statements.common import analyze
 from etl_project.schemas import BATCH_FILE_COLUMNS
 
 CHUNK_BYTES = 1 << 20
@@ -56,7 +59,7 @@ class StagedFile:
     parsed_by: str  # "postgresql" (fast path) or "python" (careful path)
     parts: list[StagedPart] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
-    #: The file's first `batch_created_at` when valid (`usual_batch_created_at` in validation_sql).
+    #: The file's first `batch_created_at` when valid and naive (`envelope.usual_batch_created_at`).
     usual_batch_created_at: str | None = None
 
     @property
@@ -196,8 +199,10 @@ def _copy_part(
     source = _FileBytesForCopy(path, part, backslash_escapes)
     try:
         with transaction(conn) as cur:
-            cur.execute(q.create_staging_part(table, part.first_row))
-            cur.copy_expert(q.copy_file_into_staging(table, names, backslash_escapes).as_string(cur), source)
+            cur.execute(staging_sql.create_staging_part(table, part.first_row))
+            cur.copy_expert(
+                staging_sql.copy_file_into_staging(table, names, backslash_escapes).as_string(cur), source
+            )
             rows = cur.rowcount
     except psycopg2.Error as err:
         if not (source.style_changed or isinstance(err, psycopg2.DataError)):
@@ -251,21 +256,23 @@ def _stage_with_postgresql(
 
 
 def _stage_with_python(
-    conn: psycopg2.extensions.connection, path: Path, tables: StagingTables, params: dict
+    conn: psycopg2.extensions.connection, path: Path, tables: StagingTables, params: StagingParams
 ) -> StagedFile:
     with transaction(conn) as cur, BatchFileStream(path) as stream:
-        cur.execute(q.create_staging_part(tables.part(1), 1))
-        cur.execute(q.create_staged_text())
+        cur.execute(staging_sql.create_staging_part(tables.part(1), 1))
+        cur.execute(staging_sql.create_staged_text())
         try:
             cur.copy_expert(
-                q.copy_python_rows_into_staged_text(STAGED_COLUMNS).as_string(cur), stream, size=1 << 20
+                staging_sql.copy_python_rows_into_staged_text(STAGED_COLUMNS).as_string(cur),
+                stream,
+                size=1 << 20,
             )
         except psycopg2.Error:
             if stream.error:  # psycopg2 wraps our reader's error in its own; report the file's problem
                 raise stream.error from None
             raise
-        cur.execute(q.reject_unparsable_text_rows(tables.rejections), params)
-        cur.execute(q.move_parsable_text_rows(tables.part(1)))
+        cur.execute(envelope.reject_unparsable_text_rows(tables.rejections), params.as_params())
+        cur.execute(staging_sql.move_parsable_text_rows(tables.part(1)))
         rows = cur.rowcount
     staged = StagedFile(
         stream.rows_read,
@@ -280,20 +287,23 @@ def _stage_with_python(
 
 
 def _reject_envelopes(
-    conn: psycopg2.extensions.connection, part: StagedPart, tables: StagingTables, params: dict
+    conn: psycopg2.extensions.connection, part: StagedPart, tables: StagingTables, params: LoadParams
 ) -> int:
     """Rows of the part that cannot be raw events leave it for the rejections table; return how many."""
     with transaction(conn) as cur:
-        cur.execute(q.reject_envelopes(part.table, tables.rejections), params)
+        cur.execute(envelope.reject_envelopes(part.table, tables.rejections), params.as_params())
         rejected = cur.rowcount
         # Row counts and event types for the planners of both connections; a small sample is plenty for that.
         cur.execute("SET LOCAL default_statistics_target = 10")
-        cur.execute(q.analyze(part.table, "event_type"))
+        cur.execute(analyze(part.table, "event_type"))
     return rejected
 
 
 def stage_file(
-    connections: list[psycopg2.extensions.connection], path: Path, tables: StagingTables, params: dict
+    connections: list[psycopg2.extensions.connection],
+    path: Path,
+    tables: StagingTables,
+    params: StagingParams,
 ) -> StagedFile:
     """Fill the load's staging parts from the file, using up to one part per connection (each must be idle,
     outside a transaction), and move rows with a bad envelope (or, on the careful path, unreadable ones) to
@@ -302,12 +312,12 @@ def stage_file(
         connections[0], path, tables, params
     )
     with autocommit(connections[0]) as cur:
-        cur.execute(q.usual_batch_created_at(staged.parts[0].table))
+        cur.execute(envelope.usual_batch_created_at(staged.parts[0].table))
         staged.usual_batch_created_at = (cur.fetchone() or (None,))[0]
-    params = {**params, "usual_batch_created_at": staged.usual_batch_created_at}
+    load_params = params.staged(staged.usual_batch_created_at)
     with ThreadPoolExecutor(len(staged.parts), thread_name_prefix="staging") as pool:
         rejected = pool.map(
-            lambda conn_part: _reject_envelopes(conn_part[0], conn_part[1], tables, params),
+            lambda conn_part: _reject_envelopes(conn_part[0], conn_part[1], tables, load_params),
             zip(connections, staged.parts, strict=False),
         )
         for part, n in zip(staged.parts, list(rejected), strict=True):

@@ -18,12 +18,12 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from etl_project.loading import validation_sql as q
+from etl_project.loading.processed_files import STAGING_LOCK_CLASS
+from etl_project.loading.statements import references
+from etl_project.loading.statements.staging import create_staging_rejections
 
 #: Schema of the staging tables (created by migration 0006).
 STAGING_SCHEMA = "etl_staging"
-#: Advisory-lock class of "a load's staging tables are in use"; the second key is the load number.
-STAGING_LOCK_CLASS = 7_301_003
 _LOAD_TABLE = re.compile(r"^load_(\d+)_[a-z0-9_]+$")
 
 
@@ -56,20 +56,20 @@ class StagingTables:
         return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}entity_events")
 
     def validated(self, name: str) -> sql.Identifier:
-        """Where the validator puts one validation's outcome (`validate_events(into=...)`)."""
+        """Where the validator puts one validation's outcome (`validate.validate_events(into=...)`)."""
         return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}validated_{name}")
 
     def entities(self, table: str) -> sql.Identifier:
-        """The load's valid rows of an entity table, ids assigned (`create_entity_table`)."""
+        """The load's valid rows of an entity table, ids assigned (`ids.create_entity_table`)."""
         return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}{table}")
 
     def rows_visible_to_batch(self, table: str) -> list[sql.Composable]:
         """`validate_events`' `rows_of` for the validator: other batches' rows and the load's entity table."""
-        return q.rows_visible_to_batch(table, self.entities(table))
+        return references.rows_visible_to_batch(table, self.entities(table))
 
     def rows_known_to_writer(self, table: str) -> list[sql.Composable]:
         """`validate_events`' `rows_of` for the writer: the load's entity table, then `etl.<table>`."""
-        return q.rows_known_to_writer(table, self.entities(table))
+        return references.rows_known_to_writer(table, self.entities(table))
 
 
 @dataclass
@@ -87,7 +87,7 @@ def claim_staging(cur: psycopg2.extensions.cursor, load_number: int) -> StagingT
     cur.execute("SELECT pg_advisory_lock(%s, %s)", (STAGING_LOCK_CLASS, load_number))
     _drop_abandoned_staging(cur, load_number)
     tables = StagingTables(load_number)
-    cur.execute(q.create_staging_rejections(tables.rejections))
+    cur.execute(create_staging_rejections(tables.rejections))
     return tables
 
 

@@ -18,6 +18,8 @@ from typing import Any
 import psycopg2.extensions
 from psycopg2 import sql
 
+from etl_project.loading.params import SqlParams
+
 #: One unit of idle work: rows it inserted, or None when there is nothing left to do.
 IdleWork = Callable[[psycopg2.extensions.cursor], int | None]
 
@@ -44,7 +46,7 @@ class LoadWriter:
         self._steps.put((future, step, args))
         return future
 
-    def insert(self, table: str | None, statement: sql.Composable, params: dict) -> None:
+    def insert(self, table: str | None, statement: sql.Composable, params: SqlParams) -> None:
         """Queue an INSERT into `table` (None: rows not counted as loaded) from what the validator committed."""
         self._inserts.append((table, self.submit(_execute, statement, params)))
 
@@ -110,6 +112,6 @@ class _Aborted(Exception):
     """The load failed elsewhere; the writer's remaining steps are dropped."""
 
 
-def _execute(cur: psycopg2.extensions.cursor, statement: sql.Composable, params: dict) -> int:
-    cur.execute(statement, params)
+def _execute(cur: psycopg2.extensions.cursor, statement: sql.Composable, params: SqlParams) -> int:
+    cur.execute(statement, params.as_params())
     return cur.rowcount

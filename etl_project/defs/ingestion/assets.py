@@ -10,8 +10,7 @@ have loaded.
 import dagster as dg
 
 from etl_project.defs.ingestion.partitions import batch_partitions
-from etl_project.loading.batch_file import BatchFileError
-from etl_project.loading.batch_loader import BatchLoadReport, is_loaded, load_batch, record_quarantined
+from etl_project.loading import BatchFileError, BatchLoadReport, is_loaded, load_batch, record_quarantined
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.shared_directory import UnsafeBatchFileError
 from etl_project.schemas import BATCH_FILE_COLUMNS, EVENT_SCHEMAS, EventSchema

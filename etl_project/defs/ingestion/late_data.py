@@ -4,7 +4,7 @@ store, product or order arrived later. The SQL that moves them is `etl_project/l
 
 import dagster as dg
 
-from etl_project.loading.replay import batches_to_replay, replay_batch
+from etl_project.loading import batches_to_replay, replay_batch
 from etl_project.resources import EtlDatabase
 
 

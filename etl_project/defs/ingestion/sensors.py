@@ -7,6 +7,7 @@ import dagster as dg
 from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.loading import processed_versions
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.shared_directory import BatchFile
 
@@ -19,12 +20,8 @@ def _processed_files(etl_database: EtlDatabase, names: list[str]) -> dict[str, t
 
     Partitions may have been pruned by retention, so the record, not the partition, says a file was loaded.
     """
-    with etl_database.connect() as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT filename, size_bytes, file_mtime_ns FROM utilities.processed_files WHERE filename = ANY(%s)",
-            (names,),
-        )
-        return {name: (size, mtime) for name, size, mtime in cur.fetchall()}
+    with etl_database.connect() as conn:
+        return processed_versions(conn, names)
 
 
 def plan_runs(new_batch_ids: list[str], max_per_run: int = MAX_BATCHES_PER_RUN) -> list[dg.RunRequest]:

@@ -6,6 +6,7 @@ import dagster as dg
 
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.operations.resources import PartitionRetention
+from etl_project.loading import batches_loaded_before
 from etl_project.resources import EtlDatabase
 
 
@@ -20,13 +21,8 @@ def batch_partition_retention_sensor(
     """Drops the partitions of batches loaded successfully longer ago than the retention period."""
     if partition_retention.retention_days == 0:
         return dg.SkipReason("Partition retention is disabled (retention_days = 0)")
-    with etl_database.connect() as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT batch_id FROM utilities.processed_files WHERE status = 'loaded' "
-            "AND loaded_at < now() - make_interval(days => %s) ORDER BY loaded_at",
-            (partition_retention.retention_days,),
-        )
-        expired = [row[0] for row in cur.fetchall()]
+    with etl_database.connect() as conn:
+        expired = batches_loaded_before(conn, partition_retention.retention_days)
     registered = set(context.instance.get_dynamic_partitions(batch_partitions.name))
     to_delete = [b for b in expired if b in registered][: partition_retention.max_deletes_per_tick]
     if not to_delete:

@@ -1,0 +1,133 @@
+"""Everything about `utilities.processed_files`, and the platform's advisory-lock ids.
+
+`utilities.processed_files` has one row per batch file the platform has seen: loaded (with its raw_id range,
+`raw_id_base`, and the size and modification time that identify the version loaded) or quarantined with the
+reason it could not be read. The loader writes it in the load's transaction; the replay of late data corrects
+its counts; the file sensor and the retention sensor read it through the functions below.
+
+A load and a replay of the same batch queue on the batch's advisory lock (`lock_batch`), so they never
+interleave; the lock ids of the migrations and of a load's staging tables live here too, so that no two
+features ever pick the same one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2.extensions
+
+from etl_project.loading.report import BatchLoadReport
+
+#: Advisory lock of "applying schema migrations" (one key).
+MIGRATION_LOCK_ID = 7_301_001
+#: Advisory-lock class of "loading a batch"; the second key is the hash of the batch id.
+BATCH_LOCK_CLASS = 7_301_002
+#: Advisory-lock class of "a load's staging tables are in use"; the second key is the load number.
+STAGING_LOCK_CLASS = 7_301_003
+
+
+def lock_batch(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
+    """Two loads of the same batch (sensor and a person in the UI) queue here instead of interleaving."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (BATCH_LOCK_CLASS, batch_id))
+
+
+def previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> tuple[int | None, str] | None:
+    """(raw_id_base, status) of the batch's file as recorded, None when the batch was never seen."""
+    cur.execute("SELECT raw_id_base, status FROM utilities.processed_files WHERE batch_id = %s", (batch_id,))
+    return cur.fetchone()
+
+
+def record_file(
+    cur: psycopg2.extensions.cursor, report: BatchLoadReport, status: str, error: str | None
+) -> None:
+    """Record (or update) the file's row: what the load did, or why the file was quarantined."""
+    cur.execute(
+        """
+        INSERT INTO utilities.processed_files
+            (filename, batch_id, status, checksum_sha256, size_bytes, file_mtime_ns,
+             rows_read, rows_loaded, rows_rejected, error, raw_id_base)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (filename) DO UPDATE SET
+            loaded_at = now(), batch_id = EXCLUDED.batch_id, status = EXCLUDED.status,
+            checksum_sha256 = EXCLUDED.checksum_sha256, size_bytes = EXCLUDED.size_bytes,
+            file_mtime_ns = EXCLUDED.file_mtime_ns,
+            -- a quarantined version leaves the previous load's rows, and so its range, in place
+            raw_id_base = coalesce(EXCLUDED.raw_id_base, processed_files.raw_id_base),
+            rows_read = EXCLUDED.rows_read, rows_loaded = EXCLUDED.rows_loaded,
+            rows_rejected = EXCLUDED.rows_rejected, error = EXCLUDED.error
+        """,
+        (
+            report.filename,
+            report.batch_id,
+            status,
+            report.checksum_sha256 or None,
+            report.size_bytes,
+            report.file_mtime_ns,
+            report.rows_read,
+            report.rows_loaded,
+            report.rows_rejected,
+            error,
+            report.raw_id_base,
+        ),
+    )
+
+
+def is_loaded(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -> bool:
+    """Whether this version of the file (same size and modification time) is already loaded as the batch."""
+    stat = path.stat()
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT 1 FROM utilities.processed_files WHERE batch_id = %s AND status = 'loaded' "
+            "AND size_bytes = %s AND file_mtime_ns = %s",
+            (batch_id, stat.st_size, stat.st_mtime_ns),
+        )
+        return cur.fetchone() is not None
+
+
+def record_quarantined(conn: psycopg2.extensions.connection, batch_id: str, path: Path, problem: str) -> None:
+    """Record a file that could not be read, with the reason, so people and the sensor can see it."""
+    stat = path.lstat() if path.is_file() else None
+    report = BatchLoadReport(
+        batch_id,
+        path.name,
+        "",
+        stat.st_size if stat else 0,
+        0,
+        0,
+        file_mtime_ns=stat.st_mtime_ns if stat else None,
+    )
+    with conn, conn.cursor() as cur:
+        lock_batch(cur, batch_id)
+        record_file(cur, report, status="quarantined", error=problem)
+
+
+def count_replayed_rows(cur: psycopg2.extensions.cursor, batch_id: str, rows: int) -> None:
+    """A replay moved `rows` of the batch from rejected to loaded."""
+    cur.execute(
+        "UPDATE utilities.processed_files SET rows_loaded = rows_loaded + %s, "
+        "rows_rejected = rows_rejected - %s WHERE batch_id = %s",
+        (rows, rows, batch_id),
+    )
+
+
+def processed_versions(
+    conn: psycopg2.extensions.connection, filenames: list[str]
+) -> dict[str, tuple[int | None, int | None]]:
+    """(size, mtime) of the listed files already recorded as processed, in one query (the file sensor)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT filename, size_bytes, file_mtime_ns FROM utilities.processed_files WHERE filename = ANY(%s)",
+            (filenames,),
+        )
+        return {name: (size, mtime) for name, size, mtime in cur.fetchall()}
+
+
+def batches_loaded_before(conn: psycopg2.extensions.connection, days: int) -> list[str]:
+    """Batches loaded successfully more than `days` days ago, oldest first (the retention sensor)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT batch_id FROM utilities.processed_files WHERE status = 'loaded' "
+            "AND loaded_at < now() - make_interval(days => %s) ORDER BY loaded_at",
+            (days,),
+        )
+        return [row[0] for row in cur.fetchall()]
