@@ -29,11 +29,10 @@ import psycopg2
 from dagster._core.scheduler.instigation import InstigatorType
 from faker import Faker
 
+from benchmarks.report import Target, format_table
 from benchmarks.support import (
     BenchmarkError,
     BenchServer,
-    Target,
-    format_table,
     log,
     sqlalchemy_url,
     tail,

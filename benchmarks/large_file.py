@@ -8,36 +8,21 @@ least 5x faster than pandas, and to load in bounded memory.
 With other servers (--postgres-bin: other PostgreSQL majors), `psql \\copy` and the platform also load the file on
 each of them, in the same rounds; the platform must stay within 2x of `psql \\copy` on each, and within 15% of
 its own time on the main server.
+
+The loads themselves are in large_file_loads.py, the tables printed from the result in large_file_report.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import psycopg2
-from psycopg2 import sql
+from benchmarks.large_file_loads import generate_large_batch, measure_psql_copy, measure_worker
+from benchmarks.report import Target
+from benchmarks.support import BENCH_DIR, BenchmarkError, BenchServer, log
 
-from benchmarks.support import (
-    BENCH_DIR,
-    BenchmarkError,
-    BenchServer,
-    Target,
-    format_table,
-    libpq_environment,
-    log,
-    psql_binary,
-    python_module,
-    run_measured,
-)
-from benchmarks.workers import WORKER_URL_ENV
-
-BATCH_ID = "bench_large"
-BASELINE_TABLE = "bench_raw"
 #: The platform's targets for the large file.
 MAX_RATIO_TO_PSQL = 2.0
 MIN_SPEEDUP_VS_PANDAS = 5.0
@@ -46,8 +31,6 @@ MAX_PLATFORM_RSS_MB = 300.0
 MAX_RATIO_TO_MAIN_SERVER = 1.15
 #: The methods also measured on the other servers.
 OTHER_SERVER_METHODS = ("psql_copy", "platform")
-#: Statements below this share of the load are summed into one line of the profile.
-PROFILE_MIN_SHARE = 0.005
 
 
 @dataclass
@@ -108,139 +91,6 @@ class LargeFileResult:
             "errors": self.errors,
             "servers": [asdict(s) for s in self.servers],
         }
-
-
-def generate_large_batch(events: int, *, regenerate: bool) -> tuple[Path, float | None]:
-    """The input file, made by the project's own generator (`etl generate --events N`, 80% sales).
-
-    Files are kept under .bench/inputs/ per size and reused (same seed, same content but for the creation
-    time), since generating a million events costs about as much as loading them.
-    """
-    directory = BENCH_DIR / "inputs" / f"large-{events}"
-    path = directory / f"{BATCH_ID}.csv"
-    if path.is_file() and not regenerate:
-        log(f"large: reusing {path.relative_to(BENCH_DIR.parent)} (--regenerate to make it again)")
-        return path, None
-    log(f"large: generating {events:,} events into {directory.relative_to(BENCH_DIR.parent)}")
-    command = python_module(
-        "etl_project.cli", "generate", "--events", str(events), "--out", str(directory),
-        "--batch-id", BATCH_ID, "--seed", "1",
-    )  # fmt: skip
-    measured = run_measured(command)
-    return path, measured.wall_s
-
-
-def _count(url: str, table: str) -> int:
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - a constant of this module
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
-
-
-def measure_psql_copy(server: BenchServer, path: Path, events: int) -> dict[str, object]:
-    r"""The floor: `psql \copy` of the file into the legacy pipeline's etl.raw_events, as its first step did.
-
-    That table is the issue's baseline: `raw_id` numbered by an identity primary key, the four columns of the
-    file, payload as jsonb. (The platform's own raw_events also needs file_row, which `\copy` cannot provide.)
-    """
-    server.drop_created()
-    url = server.fresh_database("etl_bench_psql")
-    conn = psycopg2.connect(url)
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            f"CREATE TABLE {BASELINE_TABLE} (raw_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-            "batch_id text, event_type text, payload jsonb, batch_created_at timestamp)"
-        )
-    conn.close()
-    literal_path = "'" + str(path.resolve()).replace("'", "''") + "'"
-    copy = (
-        rf"\copy {BASELINE_TABLE} (batch_id, event_type, payload, batch_created_at) FROM {literal_path} "
-        r"WITH (FORMAT csv, HEADER true, ESCAPE '\')"
-    )
-    server.checkpoint()
-    wal_start = server.wal_bytes()
-    measured = run_measured(
-        [str(psql_binary(server)), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", copy],
-        env=libpq_environment(url),
-    )
-    wal_mb = (server.wal_bytes() - wal_start) / 2**20
-    rows = _count(url, BASELINE_TABLE)
-    if rows != events:
-        raise BenchmarkError(f"psql \\copy loaded {rows} rows, expected {events}")
-    return {
-        "seconds": measured.wall_s,
-        "process_wall_s": measured.wall_s,
-        "peak_rss_mb": measured.peak_rss_mb,
-        "rss_before_work_mb": None,
-        "rows_read": rows,
-        "rows_loaded": rows,
-        "rows_rejected": 0,
-        "wal_mb": wal_mb,
-    }
-
-
-def measure_worker(
-    server: BenchServer,
-    method: str,
-    path: Path,
-    events: int,
-    *,
-    explain_to: Path | None = None,
-    other_orders: int = 0,
-) -> dict[str, object]:
-    """Run `benchmarks.workers <method>` into a fresh migrated database (holding `other_orders` orders of other
-    batches, with stores and products in proportion, when asked); check every row is accounted for."""
-    server.drop_created()
-    url = server.fresh_database(f"etl_bench_{method}" + ("_explain" if explain_to else ""))
-    if other_orders:
-        _load_other_batches(url, other_orders)
-    server.checkpoint()
-    extra = ["--explain-to", str(explain_to)] if explain_to else []
-    wal_start = server.wal_bytes()
-    measured = run_measured(
-        python_module("benchmarks.workers", method, "--file", str(path), "--batch-id", BATCH_ID, *extra),
-        env={**os.environ, WORKER_URL_ENV: url},
-        sample_rss=False,
-    )
-    wal_mb = (server.wal_bytes() - wal_start) / 2**20
-    result = json.loads(measured.stdout)
-    # Generated data is valid: a method that rejects or drops rows would be measured doing less work.
-    if (result["rows_read"], result["rows_loaded"], result["rows_rejected"]) != (events, events, 0):
-        raise BenchmarkError(
-            f"{method} read {result['rows_read']}, loaded {result['rows_loaded']} and rejected "
-            f"{result['rows_rejected']} of {events} generated rows {result.get('rejected_by_reason') or ''}"
-        )
-    peak = result.pop("vm_hwm_mb")
-    return {**result, "process_wall_s": measured.wall_s, "peak_rss_mb": peak, "wal_mb": wal_mb}
-
-
-def _load_other_batches(url: str, orders: int) -> None:
-    """Entities of earlier batches, as months of loads leave them: ids far from the generated file's, so the
-    load looks them up (primary key probes) without finding any."""
-    log(f"large: loading {orders:,} orders of other batches first (untimed)")
-    conn = psycopg2.connect(url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            for table, rows, columns, values in (
-                ("orders", orders, "created_at, user_id", "now(), 1"),
-                ("stores", orders // 50, "created_at, name, tax_id, status", "now(), 'store', 1, 'active'"),
-                ("products", orders // 25, "created_at, name, price", "now(), 'product', 1"),
-            ):
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO etl.{} (raw_id, batch_id, batch_created_at, id, {}) "
-                        "SELECT g, 'earlier_' || (g / 1000), now(), 1000000000 + g, {} "
-                        "FROM generate_series(1, %s) g"
-                    ).format(sql.Identifier(table), sql.SQL(columns), sql.SQL(values)),
-                    (rows,),
-                )
-                cur.execute(sql.SQL("VACUUM ANALYZE etl.{}").format(sql.Identifier(table)))
-    finally:
-        conn.close()
 
 
 _DESCRIPTIONS = {
@@ -437,138 +287,3 @@ def _other_server_targets(loads: list[ServerLoads]) -> list[Target]:
             ),
         ]
     return targets
-
-
-def render_large_file(result: LargeFileResult) -> str:
-    """The comparison table, then where the platform's load spent its time."""
-    psql, pandas = result.method("psql_copy"), result.method("pandas")
-    rows = []
-    for m in result.methods:
-        ratio = f"{m.wall_s / psql.wall_s:.2f}x" if psql else "-"
-        speedup = f"{pandas.wall_s / m.wall_s:.1f}x" if pandas else "-"
-        rows.append(
-            [
-                m.method,
-                f"{m.wall_s:.2f}",
-                f"{result.events / m.wall_s:,.0f}",
-                ratio,
-                speedup,
-                "-" if m.peak_rss_mb is None else f"{m.peak_rss_mb:.0f}",
-                f"{m.rss_before_work_mb:.0f}" if m.rss_before_work_mb else "-",
-                f"{m.wal_mb:.0f}",
-                m.description,
-            ]
-        )
-    generated = f", generated in {result.generation_s:.1f} s" if result.generation_s else " (reused)"
-    parts = [
-        f"Large batch: {result.events:,} events, {result.file_mb} MB ({result.file}{generated})",
-        format_table(
-            [
-                "method",
-                "wall s",
-                "rows/s",
-                "vs psql",
-                "vs pandas",
-                "peak RSS MB",
-                "RSS before work MB",
-                "WAL MB",
-                "what",
-            ],
-            rows,
-        ),
-        "wall s: connect to commit, measured inside the worker (psql: the whole psql process); "
-        "peak RSS: that process' own high-water mark (VmHWM); WAL: written by the server during the load.",
-    ]
-    if result.servers:
-        parts += ["", render_servers(result)]
-    platform = result.method("platform")
-    if platform and platform.profile:
-        parts += ["", render_profile(platform, psql)]
-    if result.plans_file:
-        parts.append(
-            f"Plans of its statements over 100 ms (EXPLAIN ANALYZE via auto_explain): {result.plans_file}"
-        )
-    return "\n".join(parts)
-
-
-def render_servers(result: LargeFileResult) -> str:
-    """The same file loaded on each PostgreSQL major: each against `psql \\copy` there, and against the first."""
-    main = result.servers[0].platform
-    rows = []
-    for s in result.servers:
-        psql, platform = s.psql_copy, s.platform
-        rows.append(
-            [
-                s.server,
-                s.version.split()[1],  # "PostgreSQL 15.18 (Debian ...) on x86_64-pc-linux-gnu, ..."
-                f"{psql.wall_s:.2f}" if psql else "-",
-                f"{platform.wall_s:.2f}" if platform else "-",
-                f"{platform.wall_s / psql.wall_s:.2f}x" if platform and psql else "-",
-                f"{platform.wall_s / main.wall_s:.2f}x" if platform and main else "-",
-            ]
-        )
-    return "\n".join(
-        [
-            f"The same batch on each PostgreSQL major (in the same rounds; each server started alike, "
-            f"median of {len(main.repeats) if main else '-'} runs):",
-            format_table(
-                [
-                    "server",
-                    "version",
-                    "psql \\copy s",
-                    "platform s",
-                    "platform / psql",
-                    f"vs {result.servers[0].major}",
-                ],
-                rows,
-            ),
-        ]
-    )
-
-
-def render_profile(platform: MethodResult, psql: MethodResult | None) -> str:
-    """Time per statement of `load_batch`, in execution order; small ones summed."""
-    total = platform.wall_s
-    rows, small_s, small_n = [], 0.0, 0
-    for t in platform.profile:
-        if t["seconds"] < PROFILE_MIN_SHARE * total:
-            small_s += t["seconds"]
-            small_n += 1
-            continue
-        rows.append(
-            [
-                t["step"],
-                f"{t['seconds']:.2f}",
-                f"{100 * t['seconds'] / total:.1f}%",
-                f"{t['rows']:,}" if t["rows"] >= 0 else "",
-                f"{t['client_cpu_s']:.2f}",
-                "" if t["backend_cpu_s"] is None else f"{t['backend_cpu_s']:.2f}",
-                "" if t["wal_mb"] is None else f"{t['wal_mb']:.0f}",
-            ]
-        )
-    residual = total - sum(t["seconds"] for t in platform.profile)
-    rows.append(
-        [f"{small_n} other statements", f"{small_s:.2f}", f"{100 * small_s / total:.1f}%", "", "", "", ""]
-    )
-    rows.append(
-        [
-            "connect + commit + waiting for the validator",
-            f"{residual:.2f}",
-            f"{100 * residual / total:.1f}%",
-        ]
-        + [""] * 4
-    )
-    lines = [
-        f"Where load_batch spends its {total:.1f} s, seen from the writing connection (one statement per line; "
-        "the validating connection works at the same time and shows here as waiting; client CPU = this Python "
-        "process, both threads; backend CPU = the writer's server process):",
-        format_table(["step", "s", "share", "rows", "client CPU s", "backend CPU s", "WAL MB"], rows),
-    ]
-    staging = sum(t["seconds"] for t in platform.profile if t["step"].startswith("COPY etl_staging."))
-    if staging and psql:
-        lines.append(
-            f"Staging (the writer's half of the file, the other half on the validator at the same time) takes "
-            f"{staging / psql.wall_s:.2f}x psql \\copy of the whole file; everything after it "
-            f"{(total - staging) / psql.wall_s:.2f}x."
-        )
-    return "\n".join(lines)

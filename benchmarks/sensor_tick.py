@@ -20,7 +20,8 @@ from pathlib import Path
 import dagster as dg
 import psycopg2
 
-from benchmarks.support import BenchmarkError, BenchServer, Target, format_table, log, sqlalchemy_url
+from benchmarks.report import Target, format_table
+from benchmarks.support import BenchmarkError, BenchServer, log, sqlalchemy_url
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.sensors import batch_file_sensor
 from etl_project.resources import EtlDatabase, SharedDirectory

