@@ -5,8 +5,9 @@ Docker-compatible podman socket): the repository's docker-compose.yml, unchanged
 2. the UI is published only by the login proxy: 401 without credentials (or with wrong ones), 200 with the
    ones from the env file; the webserver publishes no port;
 3. two batch files copied into the shared volume are loaded by a run that DockerRunLauncher started in a
-   container of its own (GraphQL through the proxy: run SUCCESS, `docker/container_id` tag; rows in the ETL
-   database), among them a sales history with a drop, whose alert reaches a fake Slack on the host;
+   container of its own (GraphQL through the proxy: run SUCCESS, tags `docker/container_id` and
+   `dagster/image`; rows in the ETL database), among them a sales history with a drop, whose alert reaches
+   a fake Slack on the host;
 4. `down` and `up` again: the rows, the runs and the alert record are still there, no alert is repeated;
 5. `down -v`: everything is removed, also when a check failed (then the services' logs are printed first).
 
@@ -386,9 +387,9 @@ def main() -> int:
                     raise CheckFailed(
                         f"run {r['runId']} has no docker/container_id tag: not DockerRunLauncher's"
                     )
-                if r["tags"].get("docker/image") != args.etl_image:
+                if r["tags"].get("dagster/image") != args.etl_image:
                     raise CheckFailed(
-                        f"run {r['runId']} ran {r['tags'].get('docker/image')}, not {args.etl_image}"
+                        f"run {r['runId']} ran {r['tags'].get('dagster/image')}, not {args.etl_image}"
                     )
             counts = row_counts(stack, env)
             times["load"] = time.monotonic() - started
