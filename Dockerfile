@@ -16,7 +16,8 @@ FROM ${BASE_IMAGE}
 
 # Only for machines whose pip must use a mirror or a private CA: given at build time (`--build-arg`, with the
 # CA bundle mounted read-only, as scripts/compose_e2e.sh does), never stored in the image's environment. No
-# defaults: an ARG that is not passed stays unset in RUN, where pip then uses its own defaults.
+# defaults: an ARG that is not passed stays unset in RUN, where pip then uses its own defaults. Build
+# arguments do show in the image's history: an index URL with credentials in it belongs in a build secret.
 ARG PIP_INDEX_URL
 ARG PIP_EXTRA_INDEX_URL
 ARG PIP_CERT

@@ -185,6 +185,19 @@ def test_ui_is_published_only_through_the_login_proxy(compose):
     assert published.endswith(":8080") and "listen 8080;" in conf
 
 
+def test_dockerfile_defaults_to_the_official_python_image_and_keeps_pip_settings_out():
+    """`make compose-e2e` builds on a stand-in through BASE_IMAGE; users get the official image. The pip
+    settings a machine may need at build time are ARGs, never ENV (which would ship them in the image)."""
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "ARG BASE_IMAGE=python:3.11-slim-bookworm\nFROM ${BASE_IMAGE}\n" in dockerfile
+    env_lines = [
+        line for line in dockerfile.splitlines() if line.startswith("ENV") or line.startswith("    ")
+    ]
+    for setting in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CERT"):
+        assert f"ARG {setting}\n" in dockerfile
+        assert not any(setting + "=" in line for line in env_lines), f"{setting} must not be an ENV"
+
+
 def test_run_launcher_names_match_compose(compose, launcher_config):
     """The launcher asks the Docker engine for the network and volumes by their engine-wide names."""
     network_names = {network.get("name") for network in compose["networks"].values()}
