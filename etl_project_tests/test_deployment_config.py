@@ -179,7 +179,8 @@ def test_ui_is_published_only_through_the_login_proxy(compose):
     assert "./deploy/proxy:/etc/nginx/etl:ro" in proxy["volumes"]
     conf = (PROJECT_ROOT / "deploy" / "proxy" / "nginx.conf").read_text(encoding="utf-8")
     webserver_command = services["webserver"]["command"]
-    assert f"proxy_pass http://webserver:{webserver_command[webserver_command.index('-p') + 1]};" in conf
+    port = webserver_command[webserver_command.index("-p") + 1]
+    assert f"set $webserver http://webserver:{port};" in conf and "proxy_pass $webserver;" in conf
     assert "auth_basic_user_file /tmp/htpasswd;" in conf
     [published] = proxy["ports"]
     assert published.endswith(":8080") and "listen 8080;" in conf

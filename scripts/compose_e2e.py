@@ -8,6 +8,7 @@ Docker-compatible podman socket): the repository's docker-compose.yml, unchanged
    container of its own (GraphQL through the proxy: run SUCCESS, tags `docker/container_id` and
    `dagster/image`; rows in the ETL database), among them a sales history with a drop, whose alert reaches
    a fake Slack on the host;
+   the webserver sees the run's log files and can use the Docker socket; the alert links to the proxy;
 4. `down` and `up` again: the rows, the runs and the alert record are still there, no alert is repeated;
 5. `down -v`: everything is removed, also when a check failed (then the services' logs are printed first).
 
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -294,6 +296,52 @@ def check_login(stack: Stack, ui_url: str, auth: tuple[str, str]) -> None:
     log(f"login: 401 without or with wrong credentials, 200 with them; published: {exposed}")
 
 
+def refuse_foreign_resources() -> None:
+    """The network and two volumes have fixed names (the run launcher needs them): if a real deployment on
+    this podman host owns them, stop rather than tear them down at the end."""
+    owners = {}
+    for kind, name in [("network", NETWORK)] + [("volume", v) for v in NAMED_VOLUMES]:
+        inspected = run("podman", kind, "inspect", name, check=False)
+        if inspected.returncode == 0:
+            found = json.loads(inspected.stdout)[0]
+            labels = found.get("Labels") or found.get("labels") or {}  # volumes say Labels, networks labels
+            owners[name] = labels.get("com.docker.compose.project")
+    foreign = {name: owner for name, owner in owners.items() if owner != PROJECT}
+    if foreign:
+        raise CheckFailed(
+            f"{sorted(foreign)} exist and do not belong to project {PROJECT} (owners: {foreign}): "
+            "another deployment uses them on this host; compose-e2e leaves them alone"
+        )
+
+
+def check_shared_storage_and_socket(stack: Stack, runs: list[dict]) -> None:
+    """What the UI needs from the run containers and the engine: the step logs a run container wrote are
+    in the storage volume the webserver reads, and the webserver (uid 10001, the socket's group through
+    group_add) can talk to the engine to terminate runs."""
+    webserver = stack.container("webserver")
+    for r in runs:
+        listed = run(
+            "podman",
+            "exec",
+            webserver,
+            "find",
+            f"/opt/dagster/dagster_home/storage/{r['runId']}",
+            "-type",
+            "f",
+            check=False,
+        )
+        if listed.returncode != 0 or not listed.stdout.strip():
+            raise CheckFailed(f"the webserver sees no log files of run {r['runId']}: {listed.stderr.strip()}")
+    ping = "import docker; print(docker.from_env().ping())"
+    for service in ("webserver", "daemon"):
+        answer = run("podman", "exec", stack.container(service), "python", "-c", ping, check=False)
+        if answer.stdout.strip() != "True":
+            raise CheckFailed(f"{service} cannot use the Docker socket: {answer.stdout}{answer.stderr}")
+    log(
+        "the webserver reads the run's log files from the storage volume; webserver and daemon reach the socket"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--socket", type=Path, required=True)
@@ -337,6 +385,13 @@ def main() -> int:
     env_file = args.work_dir / "compose.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
     env_file.chmod(0o600)
+    try:
+        refuse_foreign_resources()
+    except CheckFailed as err:
+        print(f"\n=== compose-e2e FAILED: {err}\n", flush=True)
+        return 1
+    # From here on, the teardown of scripts/compose_e2e.sh (on interruption) may remove what the project owns.
+    (args.work_dir / "stack-started").touch()
     stack = Stack(args.socket, env_file)
     health = HealthChecks()
     ok = False
@@ -393,6 +448,7 @@ def main() -> int:
                     )
             counts = row_counts(stack, env)
             times["load"] = time.monotonic() - started
+            check_shared_storage_and_socket(stack, runs)
             log(
                 f"{len(runs)} load run(s) SUCCESS in container(s) "
                 f"{[r['tags']['docker/container_id'][:12] for r in runs]}; rows: {counts}"
@@ -408,6 +464,8 @@ def main() -> int:
             text = json.dumps(message)
             if message.get("channel") != SLACK_CHANNEL or "Corner" not in text or "Twin Shop" not in text:
                 raise CheckFailed(f"unexpected Slack message: {message}")
+            if f"{ui_url}/assets/" not in text:
+                raise CheckFailed(f"the alert does not link to the UI behind the proxy ({ui_url}): {message}")
             log(f"sales-drop alert delivered to the fake Slack: {text[:200]}")
             counts = row_counts(stack, env)
             analytics = ui.runs("__ASSET_JOB")
@@ -439,8 +497,9 @@ def main() -> int:
             log(f"after down/up: same rows {after}, same runs, files kept, no repeated alert")
             log("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
             ok = True
-        except (CheckFailed, subprocess.TimeoutExpired) as err:
-            print(f"\n=== compose-e2e FAILED: {err}\n", flush=True)
+        except Exception as err:  # noqa: BLE001 - any failure: report it with the services' logs, then tear down
+            print(f"\n=== compose-e2e FAILED: {type(err).__name__}: {err}\n", flush=True)
+            traceback.print_exc()
             try:
                 print(stack.logs(), flush=True)
             except Exception as logs_err:  # noqa: BLE001 - the failure above is what matters

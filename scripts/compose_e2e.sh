@@ -17,6 +17,8 @@
 #   COMPOSE_E2E_CACHE   where the Debian root file system is kept (default ~/.cache/etl_project_compose_e2e)
 #   COMPOSE_E2E_KEEP=1  leave the stack running after a failure, for a look (tear down with the printed command)
 set -euo pipefail
+# Everything in one function, read in full before it runs: editing this file during a run cannot derail it.
+main() {
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SKIP=77
@@ -75,7 +77,7 @@ SOCKET=$WORK/podman.sock
 service_pid=
 cleanup() {
     status=$?
-    if [ -f "$WORK/compose.env" ] && [ "${COMPOSE_E2E_KEEP:-}" != 1 ]; then
+    if [ -f "$WORK/stack-started" ] && [ "${COMPOSE_E2E_KEEP:-}" != 1 ]; then
         # Normally compose_e2e.py has already torn the stack down; this covers an interrupted run.
         DOCKER_HOST=unix://$SOCKET docker-compose -p etl_project_e2e -f "$ROOT/docker-compose.yml" \
             --env-file "$WORK/compose.env" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
@@ -161,3 +163,5 @@ step "docker-compose.yml up and the checks (scripts/compose_e2e.py)"
 .venv/bin/python scripts/compose_e2e.py --socket "$SOCKET" --work-dir "$WORK" --etl-image "$ETL_IMAGE" \
     --postgres-image "$POSTGRES_IMAGE" --proxy-image "$PROXY_IMAGE"
 step "passed"
+}
+main "$@"
