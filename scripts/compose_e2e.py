@@ -10,6 +10,7 @@ Docker-compatible podman socket): the repository's docker-compose.yml, unchanged
    a fake Slack on the host;
    the webserver sees the run's log files and can use the Docker socket; the alert links to the proxy;
 4. `down` and `up` again: the rows, the runs and the alert record are still there, no alert is repeated;
+   the webserver recreated alone is found by the proxy;
 5. `down -v`: everything is removed, also when a check failed (then the services' logs are printed first).
 
 Health checks: without systemd, podman records a container's health check but never runs it, so this script
@@ -490,6 +491,11 @@ def main() -> int:
             if not all(f"{b}.csv" in listed for b in BATCHES):
                 raise CheckFailed(f"shared volume lost files across down/up: {listed.split()}")
             check_login(stack, ui_url, auth)
+            # A code change recreates the webserver alone (`up -d --build`), at a new address: the proxy finds it.
+            stack.compose("up", "-d", "--no-deps", "--force-recreate", "webserver")
+            wait_healthy(stack)
+            wait_for("the UI through the proxy after the webserver was recreated", ui.location_loaded, 120)
+            log("webserver recreated alone: the proxy reaches the new container")
             # A tick of the Slack sensor after the restart (every 30 s) must not repeat the alert.
             time.sleep(45)
             if len(slack.messages) != 1:

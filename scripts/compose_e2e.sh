@@ -122,7 +122,8 @@ fi
 step "stand-in images (python, postgres, nginx) from Debian packages"
 for name in python postgres nginx; do
     podman build -q --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" -f "scripts/compose_e2e/$name.Containerfile" \
-        -t "localhost/etl-e2e/$name:$SUITE" scripts/compose_e2e >/dev/null
+        -t "localhost/etl-e2e/$name:$SUITE" scripts/compose_e2e >"$WORK/build-$name.log" 2>&1 ||
+        { tail -n 30 "$WORK/build-$name.log"; echo "building the $name stand-in failed"; exit 1; }
 done
 
 # --- 3. our image -------------------------------------------------------------------------------------
@@ -164,4 +165,5 @@ step "docker-compose.yml up and the checks (scripts/compose_e2e.py)"
     --postgres-image "$POSTGRES_IMAGE" --proxy-image "$PROXY_IMAGE"
 step "passed"
 }
-main "$@"
+# On one line: bash has read the `exit` before main runs, so nothing after it is read from a changed file.
+main "$@"; exit
