@@ -77,16 +77,19 @@ SOCKET=$WORK/podman.sock
 service_pid=
 cleanup() {
     status=$?
-    if [ -f "$WORK/stack-started" ] && [ "${COMPOSE_E2E_KEEP:-}" != 1 ]; then
+    keep=
+    # Kept for a look only when asked and something failed.
+    [ "${COMPOSE_E2E_KEEP:-}" = 1 ] && [ "$status" != 0 ] && keep=1
+    if [ -f "$WORK/stack-started" ] && [ -z "$keep" ]; then
         # Normally compose_e2e.py has already torn the stack down; this covers an interrupted run.
         DOCKER_HOST=unix://$SOCKET docker-compose -p etl_project_e2e -f "$ROOT/docker-compose.yml" \
             --env-file "$WORK/compose.env" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
     fi
-    if [ -n "$service_pid" ] && [ "${COMPOSE_E2E_KEEP:-}" != 1 ]; then
+    if [ -n "$service_pid" ] && [ -z "$keep" ]; then
         kill "$service_pid" 2>/dev/null || true
         wait "$service_pid" 2>/dev/null || true
     fi
-    if [ "${COMPOSE_E2E_KEEP:-}" != 1 ]; then rm -rf "$WORK"; fi
+    if [ -z "$keep" ]; then rm -rf "$WORK"; fi
     exit $status
 }
 trap cleanup EXIT
