@@ -6,7 +6,22 @@
 #
 # No HEALTHCHECK here: the right check depends on the role, so docker-compose.yml defines one per service
 # (and run containers, which need none, would inherit it).
-FROM python:3.11-slim-bookworm
+#
+# BASE_IMAGE: any image with Python 3.11 as `python` and `pip` on the PATH, pip allowed to install as root
+# (no PEP 668 marker), and groupadd/useradd. The official image is the default; `make compose-e2e` passes
+# a stand-in built from Debian packages (scripts/compose_e2e/python.Containerfile) where no registry is
+# reachable.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+
+# Only for machines whose pip must use a mirror or a private CA: given at build time (`--build-arg`, with the
+# CA bundle mounted read-only, as scripts/compose_e2e.sh does), never stored in the image's environment. No
+# defaults: an ARG that is not passed stays unset in RUN, where pip then uses its own defaults. Build
+# arguments do show in the image's history: an index URL with credentials in it belongs in a build secret.
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_CERT
+ARG PIP_DEFAULT_TIMEOUT
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

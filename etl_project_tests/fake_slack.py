@@ -14,7 +14,8 @@ WEBHOOK_PATH = "/services/T000/B000/secret-webhook-path"
 
 
 class FakeSlack:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        """`host`: the address to listen on; scripts/compose_e2e.py listens where containers reach the host."""
         self.messages: list[dict] = []
         self.requests = 0
         self.mode = "ok"
@@ -68,12 +69,16 @@ class FakeSlack:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:

@@ -162,6 +162,43 @@ def test_only_loopback_ports_are_published_and_no_database_port(compose):
             assert host_ip == "127.0.0.1", f"{name} publishes {port!r} beyond the loopback interface"
 
 
+def test_ui_is_published_only_through_the_login_proxy(compose):
+    """The webserver has no login: only the proxy (nginx, basic auth from .env) publishes a port."""
+    services = compose["services"]
+    assert {name for name, service in services.items() if service.get("ports")} == {"proxy"}
+    proxy = services["proxy"]
+    assert proxy["healthcheck"]["test"]
+    assert proxy["depends_on"]["webserver"]["condition"] == "service_healthy"
+    env = _environment(proxy)
+    for name in ("DAGSTER_UI_USERNAME", "DAGSTER_UI_PASSWORD"):
+        match = INTERPOLATION.fullmatch(env[name])
+        assert match and match["name"] == name and match["op"] in {"?", ":?"}, (
+            f"proxy.{name} must be required"
+        )
+    # Configuration from the repository, read only; no password in it (start.sh writes it at run time).
+    assert "./deploy/proxy:/etc/nginx/etl:ro" in proxy["volumes"]
+    conf = (PROJECT_ROOT / "deploy" / "proxy" / "nginx.conf").read_text(encoding="utf-8")
+    webserver_command = services["webserver"]["command"]
+    port = webserver_command[webserver_command.index("-p") + 1]
+    assert f"set $webserver http://webserver:{port};" in conf and "proxy_pass $webserver;" in conf
+    assert "auth_basic_user_file /tmp/htpasswd;" in conf
+    [published] = proxy["ports"]
+    assert published.endswith(":8080") and "listen 8080;" in conf
+
+
+def test_dockerfile_defaults_to_the_official_python_image_and_keeps_pip_settings_out():
+    """`make compose-e2e` builds on a stand-in through BASE_IMAGE; users get the official image. The pip
+    settings a machine may need at build time are ARGs, never ENV (which would ship them in the image)."""
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "ARG BASE_IMAGE=python:3.11-slim-bookworm\nFROM ${BASE_IMAGE}\n" in dockerfile
+    env_lines = [
+        line for line in dockerfile.splitlines() if line.startswith("ENV") or line.startswith("    ")
+    ]
+    for setting in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CERT"):
+        assert f"ARG {setting}\n" in dockerfile
+        assert not any(setting + "=" in line for line in env_lines), f"{setting} must not be an ENV"
+
+
 def test_run_launcher_names_match_compose(compose, launcher_config):
     """The launcher asks the Docker engine for the network and volumes by their engine-wide names."""
     network_names = {network.get("name") for network in compose["networks"].values()}

@@ -1,0 +1,535 @@
+"""The checks of `make compose-e2e` (started by scripts/compose_e2e.sh, which builds the images and starts the
+Docker-compatible podman socket): the repository's docker-compose.yml, unchanged, run by docker-compose.
+
+1. `up`: every service becomes healthy;
+2. the UI is published only by the login proxy: 401 without credentials (or with wrong ones), 200 with the
+   ones from the env file; the webserver publishes no port;
+3. two batch files copied into the shared volume are loaded by a run that DockerRunLauncher started in a
+   container of its own (GraphQL through the proxy: run SUCCESS, tags `docker/container_id` and
+   `dagster/image`; rows in the ETL database), among them a sales history with a drop, whose alert reaches
+   a fake Slack on the host;
+   the webserver sees the run's log files and can use the Docker socket; the alert links to the proxy;
+4. `down` and `up` again: the rows, the runs and the alert record are still there, no alert is repeated;
+   the webserver recreated alone is found by the proxy;
+5. `down -v`: everything is removed, also when a check failed (then the services' logs are printed first).
+
+Health checks: without systemd, podman records a container's health check but never runs it, so this script
+runs each one (`podman healthcheck run`) at its interval from the compose file, at most every 10 s, as a
+Docker engine would; docker-compose's `depends_on: condition: service_healthy` waits on the result.
+"""
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from etl_project.generator.events import write_batch_file  # noqa: E402
+from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
+from etl_project_tests.helpers import TABLES, write_generated_batch  # noqa: E402
+from etl_project_tests.sales_history import AS_OF, history_events  # noqa: E402
+
+PROJECT = "etl_project_e2e"
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+SERVICES = ("etl_postgres", "dagster_postgres", "code_server", "webserver", "proxy", "daemon")
+#: Created by docker-compose.yml under fixed names (the run launcher refers to them by these names).
+NAMED_VOLUMES = ("etl_project_shared_data", "etl_project_dagster_storage")
+NETWORK = "etl_project"
+BATCHES = ("e2e_generated", "e2e_sales_history")
+SLACK_CHANNEL = "#e2e-alerts"
+LOCATION = "etl_project"
+HEALTH_SECONDS = 420
+FLOW_SECONDS = 360
+#: How often a health check runs at most (the compose file's daemon interval is 60 s).
+HEALTH_POLL_CAP = 10.0
+
+T = TypeVar("T")
+
+WORKSPACE = """
+query { workspaceOrError { __typename ... on Workspace { locationEntries {
+  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+RUNS = """
+query ($filter: RunsFilter!) {
+  runsOrError(filter: $filter) { __typename ... on Runs { results {
+    runId status jobName tags { key value } } } }
+}
+"""
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"--- {time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def run(
+    *command: str, check: bool = True, timeout: float = 600, **kwargs: Any
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+    if check and result.returncode != 0:
+        raise CheckFailed(
+            f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 3) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+class Stack:
+    def __init__(self, socket_path: Path, env_file: Path):
+        self.env_file = env_file
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/root"),
+            "DOCKER_HOST": f"unix://{socket_path}",
+            "CONTAINERS_CONF": os.environ["CONTAINERS_CONF"],
+        }
+
+    def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+        # A bare environment: only the env file configures the stack.
+        return run(
+            "docker-compose",
+            *("-p", PROJECT, "-f", str(COMPOSE_FILE), "--env-file", str(self.env_file)),
+            *args,
+            env=self.env,
+            timeout=timeout,
+            check=check,
+        )
+
+    def container(self, service: str) -> str:
+        ids = self.compose("ps", "-q", service).stdout.split()
+        if len(ids) != 1:
+            raise CheckFailed(f"service {service}: expected one container, found {ids}")
+        return ids[0]
+
+    def health(self) -> dict[str, str]:
+        """Service -> health status ("healthy", "starting", "unhealthy", or the state if not running)."""
+        states = {}
+        for service in SERVICES:
+            ids = self.compose("ps", "-q", service).stdout.split()
+            if not ids:
+                states[service] = "missing"
+                continue
+            inspected = json.loads(run("podman", "inspect", ids[0]).stdout)[0]["State"]
+            health = (inspected.get("Health") or inspected.get("Healthcheck") or {}).get("Status")
+            states[service] = health if inspected["Status"] == "running" and health else inspected["Status"]
+        return states
+
+    def logs(self, tail: int = 60) -> str:
+        return self.compose("logs", "--no-color", f"--tail={tail}", check=False, timeout=120).stdout
+
+
+class HealthChecks(threading.Thread):
+    """Runs the health checks of the project's containers, as the engine would (podman needs systemd for that)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stopped = threading.Event()
+        self.next_run: dict[str, float] = {}
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            listed = run(
+                "podman",
+                "ps",
+                "-q",
+                "--no-trunc",
+                "--filter",
+                f"label=com.docker.compose.project={PROJECT}",
+                check=False,
+            ).stdout.split()
+            now = time.monotonic()
+            for container in listed:
+                if now < self.next_run.get(container, 0):
+                    continue
+                config = run(
+                    "podman", "inspect", "--format", "{{json .Config.Healthcheck}}", container, check=False
+                )
+                try:
+                    healthcheck = json.loads(config.stdout or "null")
+                except json.JSONDecodeError:
+                    healthcheck = None
+                if not healthcheck or not healthcheck.get("Test"):
+                    self.next_run[container] = float("inf")
+                    continue
+                interval = (healthcheck.get("Interval") or 30_000_000_000) / 1e9
+                self.next_run[container] = now + min(interval, HEALTH_POLL_CAP)
+                try:
+                    run("podman", "healthcheck", "run", container, check=False, timeout=60)
+                except subprocess.TimeoutExpired:
+                    pass
+            self.stopped.wait(2)
+
+
+def http(url: str, auth: tuple[str, str] | None = None, body: dict | None = None) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+class Ui:
+    def __init__(self, url: str, auth: tuple[str, str]):
+        self.url, self.auth = url, auth
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        status, body = http(f"{self.url}/graphql", self.auth, {"query": query, "variables": variables or {}})
+        if status != 200:
+            raise CheckFailed(f"GraphQL through the proxy: HTTP {status}: {body[:300]!r}")
+        answer = json.loads(body)
+        if answer.get("errors"):
+            raise CheckFailed(f"GraphQL errors: {answer['errors']}")
+        return answer["data"]
+
+    def location_loaded(self) -> bool | None:
+        try:
+            workspace = self.graphql(WORKSPACE)["workspaceOrError"]
+        except (CheckFailed, OSError):
+            return None
+        for entry in workspace.get("locationEntries", []):
+            if entry["name"] == LOCATION and entry["loadStatus"] == "LOADED":
+                location = entry["locationOrLoadError"]
+                if location["__typename"] != "RepositoryLocation":
+                    raise CheckFailed(f"code location failed to load: {location}")
+                return True
+        return None
+
+    def runs(self, job: str) -> list[dict]:
+        results = self.graphql(RUNS, {"filter": {"pipelineName": job}})["runsOrError"]["results"]
+        return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in results]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def psql(stack: Stack, env: dict[str, str], query: str) -> str:
+    container = stack.container("etl_postgres")
+    user, db = env["ETL_POSTGRES_USER"], env["ETL_POSTGRES_DB"]
+    return run("podman", "exec", container, "psql", "-U", user, "-d", db, "-AtX", "-c", query).stdout.strip()
+
+
+def row_counts(stack: Stack, env: dict[str, str]) -> dict[str, int]:
+    names = ", ".join(f"'{b}'" for b in BATCHES)
+    counts = {}
+    for table in TABLES:
+        counts[table] = int(psql(stack, env, f"SELECT count(*) FROM etl.{table} WHERE batch_id IN ({names})"))  # noqa: S608
+    counts["store_daily_sales"] = int(psql(stack, env, "SELECT count(*) FROM etl.store_daily_sales"))
+    counts["sales_drop_alerts"] = int(psql(stack, env, "SELECT count(*) FROM utilities.sales_drop_alerts"))
+    return counts
+
+
+def wait_healthy(stack: Stack) -> None:
+    def all_healthy() -> bool | None:
+        states = stack.health()
+        bad = {s: v for s, v in states.items() if v in {"unhealthy", "exited", "missing", "dead"}}
+        if bad and any(v != "missing" for v in bad.values()):
+            raise CheckFailed(f"services not healthy: {states}")
+        return True if all(v == "healthy" for v in states.values()) else None
+
+    wait_for("every service healthy", all_healthy, HEALTH_SECONDS, every=5)
+    log(f"every service healthy: {', '.join(SERVICES)}")
+
+
+def up(stack: Stack) -> None:
+    started = time.monotonic()
+    stack.compose("up", "-d", "--no-build", timeout=HEALTH_SECONDS + 60)
+    wait_healthy(stack)
+    log(f"up and healthy in {time.monotonic() - started:.0f} s")
+
+
+def check_login(stack: Stack, ui_url: str, auth: tuple[str, str]) -> None:
+    for path in ("/", "/graphql", "/server_info"):
+        status, _ = http(ui_url + path)
+        if status != 401:
+            raise CheckFailed(f"GET {path} without credentials: HTTP {status}, expected 401")
+        status, _ = http(ui_url + path, (auth[0], auth[1] + "-wrong"))
+        if status != 401:
+            raise CheckFailed(f"GET {path} with a wrong password: HTTP {status}, expected 401")
+    for path in ("/", "/server_info"):
+        status, _ = http(ui_url + path, auth)
+        if status != 200:
+            raise CheckFailed(f"GET {path} with the credentials of the env file: HTTP {status}, expected 200")
+    published = {
+        service: run("podman", "port", stack.container(service), check=False).stdout.strip()
+        for service in SERVICES
+    }
+    exposed = {service: ports for service, ports in published.items() if ports}
+    if set(exposed) != {"proxy"} or "127.0.0.1:" not in exposed["proxy"]:
+        raise CheckFailed(f"published ports: {exposed}; expected the proxy's, on 127.0.0.1 only")
+    log(f"login: 401 without or with wrong credentials, 200 with them; published: {exposed}")
+
+
+def refuse_foreign_resources() -> None:
+    """The network and two volumes have fixed names (the run launcher needs them): if a real deployment on
+    this podman host owns them, stop rather than tear them down at the end."""
+    owners = {}
+    for kind, name in [("network", NETWORK)] + [("volume", v) for v in NAMED_VOLUMES]:
+        inspected = run("podman", kind, "inspect", name, check=False)
+        if inspected.returncode == 0:
+            found = json.loads(inspected.stdout)[0]
+            labels = found.get("Labels") or found.get("labels") or {}  # volumes say Labels, networks labels
+            owners[name] = labels.get("com.docker.compose.project")
+    foreign = {name: owner for name, owner in owners.items() if owner != PROJECT}
+    if foreign:
+        raise CheckFailed(
+            f"{sorted(foreign)} exist and do not belong to project {PROJECT} (owners: {foreign}): "
+            "another deployment uses them on this host; compose-e2e leaves them alone"
+        )
+
+
+def check_shared_storage_and_socket(stack: Stack, runs: list[dict]) -> None:
+    """What the UI needs from the run containers and the engine: the step logs a run container wrote are
+    in the storage volume the webserver reads, and the webserver (uid 10001, the socket's group through
+    group_add) can talk to the engine to terminate runs."""
+    webserver = stack.container("webserver")
+    for r in runs:
+        listed = run(
+            "podman",
+            "exec",
+            webserver,
+            "find",
+            f"/opt/dagster/dagster_home/storage/{r['runId']}",
+            "-type",
+            "f",
+            check=False,
+        )
+        if listed.returncode != 0 or not listed.stdout.strip():
+            raise CheckFailed(f"the webserver sees no log files of run {r['runId']}: {listed.stderr.strip()}")
+    ping = "import docker; print(docker.from_env().ping())"
+    for service in ("webserver", "daemon"):
+        answer = run("podman", "exec", stack.container(service), "python", "-c", ping, check=False)
+        if answer.stdout.strip() != "True":
+            raise CheckFailed(f"{service} cannot use the Docker socket: {answer.stdout}{answer.stderr}")
+    log(
+        "the webserver reads the run's log files from the storage volume; webserver and daemon reach the socket"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--socket", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, required=True)
+    parser.add_argument("--etl-image", required=True)
+    parser.add_argument("--postgres-image", required=True)
+    parser.add_argument("--proxy-image", required=True)
+    args = parser.parse_args()
+
+    ui_port = free_port()
+    ui_url = f"http://127.0.0.1:{ui_port}"
+    auth = ("e2e-admin", secrets.token_hex(12))
+    # Listens on every interface: containers reach the host as host.containers.internal (the gateway of
+    # their network), not on 127.0.0.1.
+    slack = FakeSlack(host="0.0.0.0")  # noqa: S104
+    env = {
+        "ETL_POSTGRES_USER": "etl",
+        "ETL_POSTGRES_DB": "etl",
+        "ETL_POSTGRES_PASSWORD": secrets.token_hex(16),
+        "DAGSTER_POSTGRES_USER": "dagster",
+        "DAGSTER_POSTGRES_DB": "dagster",
+        "DAGSTER_POSTGRES_PASSWORD": secrets.token_hex(16),
+        # The socket belongs to root's group; the daemon and the webserver get it (group_add).
+        "DOCKER_GID": "0",
+        "DOCKER_SOCKET": str(args.socket),
+        "ETL_IMAGE": args.etl_image,
+        "POSTGRES_IMAGE": args.postgres_image,
+        "PROXY_IMAGE": args.proxy_image,
+        "DAGSTER_UI_USERNAME": auth[0],
+        "DAGSTER_UI_PASSWORD": auth[1],
+        "DAGSTER_WEBSERVER_PORT": str(ui_port),
+        "DAGSTER_WEBSERVER_URL": ui_url,
+        "ETL_FILE_SETTLE_SECONDS": "1",
+        "ETL_SALES_DROP_AS_OF_DATE": AS_OF.isoformat(),
+        "ETL_SALES_DROP_THRESHOLD_PERCENT": "-20",
+        "ETL_SALES_DROP_MIN_BASELINE": "50",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_CHANNEL": SLACK_CHANNEL,
+        "SLACK_API_URL": f"http://host.containers.internal:{slack.port}/api/",
+    }
+    env_file = args.work_dir / "compose.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+    env_file.chmod(0o600)
+    try:
+        refuse_foreign_resources()
+    except CheckFailed as err:
+        print(f"\n=== compose-e2e FAILED: {err}\n", flush=True)
+        return 1
+    # From here on, the teardown of scripts/compose_e2e.sh (on interruption) may remove what the project owns.
+    (args.work_dir / "stack-started").touch()
+    stack = Stack(args.socket, env_file)
+    health = HealthChecks()
+    ok = False
+    with slack:
+        health.start()
+        try:
+            # Leftovers of an interrupted earlier run would make the data checks meaningless.
+            stack.compose("down", "-v", "--remove-orphans", "-t", "5", check=False)
+            times = {}
+            started = time.monotonic()
+            up(stack)
+            times["up"] = time.monotonic() - started
+            check_login(stack, ui_url, auth)
+            ui = Ui(ui_url, auth)
+            wait_for(
+                "the webserver to load the code location (GraphQL through the proxy)", ui.location_loaded, 180
+            )
+
+            # --- a batch file flows: shared volume -> sensor -> run container -> PostgreSQL ---------------
+            started = time.monotonic()
+            with tempfile.TemporaryDirectory() as tmp:
+                files = [
+                    write_generated_batch(Path(tmp), BATCHES[0]),
+                    write_batch_file(Path(tmp), BATCHES[1], datetime(2025, 4, 21, 6), history_events()),
+                ]
+                code_server = stack.container("code_server")
+                for path in files:
+                    # `docker compose cp` as in the README; docker-compose 1.x has no cp, the engine does.
+                    run("podman", "cp", str(path), f"{code_server}:/opt/dagster/shared_data/{path.name}")
+            log(f"copied {[p.name for p in files]} into the shared volume")
+
+            def loads_succeeded() -> list[dict] | None:
+                runs = ui.runs("load_batches_job")
+                failed = [r for r in runs if r["status"] in {"FAILURE", "CANCELED"}]
+                if failed:
+                    raise CheckFailed(f"load run(s) ended badly: {failed}")
+                if runs and all(r["status"] == "SUCCESS" for r in runs) and _all_batches_loaded(stack, env):
+                    return runs
+                return None
+
+            runs = wait_for(
+                "the load run(s) to succeed (GraphQL) and the rows (PostgreSQL)",
+                loads_succeeded,
+                FLOW_SECONDS,
+            )
+            for r in runs:
+                if not r["tags"].get("docker/container_id"):
+                    raise CheckFailed(
+                        f"run {r['runId']} has no docker/container_id tag: not DockerRunLauncher's"
+                    )
+                if r["tags"].get("dagster/image") != args.etl_image:
+                    raise CheckFailed(
+                        f"run {r['runId']} ran {r['tags'].get('dagster/image')}, not {args.etl_image}"
+                    )
+            counts = row_counts(stack, env)
+            times["load"] = time.monotonic() - started
+            check_shared_storage_and_socket(stack, runs)
+            log(
+                f"{len(runs)} load run(s) SUCCESS in container(s) "
+                f"{[r['tags']['docker/container_id'][:12] for r in runs]}; rows: {counts}"
+            )
+
+            # --- the sales drop reaches Slack -----------------------------------------------------------
+            def alerted() -> list[dict] | None:
+                return list(slack.messages) or None
+
+            messages = wait_for("the sales-drop alert at the fake Slack", alerted, FLOW_SECONDS, every=5)
+            times["alert"] = time.monotonic() - started
+            [message] = messages
+            text = json.dumps(message)
+            if message.get("channel") != SLACK_CHANNEL or "Corner" not in text or "Twin Shop" not in text:
+                raise CheckFailed(f"unexpected Slack message: {message}")
+            if f"{ui_url}/assets/" not in text:
+                raise CheckFailed(f"the alert does not link to the UI behind the proxy ({ui_url}): {message}")
+            log(f"sales-drop alert delivered to the fake Slack: {text[:200]}")
+            counts = row_counts(stack, env)
+            analytics = ui.runs("__ASSET_JOB")
+            log(f"analytics runs: {[(r['jobName'], r['status']) for r in analytics]}")
+
+            # --- down and up again keeps everything -----------------------------------------------------
+            started = time.monotonic()
+            stack.compose("down", "-t", "20")
+            log("down (volumes kept)")
+            up(stack)
+            times["down/up"] = time.monotonic() - started
+            wait_for("the webserver to load the code location after up", ui.location_loaded, 180)
+            after = row_counts(stack, env)
+            if after != counts:
+                raise CheckFailed(f"rows changed across down/up: {counts} -> {after}")
+            again = {r["runId"]: r["status"] for r in ui.runs("load_batches_job")}
+            if again != {r["runId"]: r["status"] for r in runs}:
+                raise CheckFailed(f"runs changed across down/up: {again}")
+            listed = run(
+                "podman", "exec", stack.container("code_server"), "ls", "/opt/dagster/shared_data"
+            ).stdout
+            if not all(f"{b}.csv" in listed for b in BATCHES):
+                raise CheckFailed(f"shared volume lost files across down/up: {listed.split()}")
+            check_login(stack, ui_url, auth)
+            # A code change recreates the webserver alone (`up -d --build`), at a new address: the proxy finds it.
+            stack.compose("up", "-d", "--no-deps", "--force-recreate", "webserver")
+            wait_healthy(stack)
+            wait_for("the UI through the proxy after the webserver was recreated", ui.location_loaded, 120)
+            log("webserver recreated alone: the proxy reaches the new container")
+            # A tick of the Slack sensor after the restart (every 30 s) must not repeat the alert.
+            time.sleep(45)
+            if len(slack.messages) != 1:
+                raise CheckFailed(f"the alert was repeated after down/up: {slack.messages}")
+            log(f"after down/up: same rows {after}, same runs, files kept, no repeated alert")
+            log("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
+            ok = True
+        except Exception as err:  # noqa: BLE001 - any failure: report it with the services' logs, then tear down
+            print(f"\n=== compose-e2e FAILED: {type(err).__name__}: {err}\n", flush=True)
+            traceback.print_exc()
+            try:
+                print(stack.logs(), flush=True)
+            except Exception as logs_err:  # noqa: BLE001 - the failure above is what matters
+                print(f"(could not read the logs: {logs_err})")
+        finally:
+            health.stopped.set()
+            if os.environ.get("COMPOSE_E2E_KEEP") == "1" and not ok:
+                log(f"stack kept (COMPOSE_E2E_KEEP=1); env file {env_file}")
+            else:
+                stack.compose("down", "-v", "--remove-orphans", "-t", "5", check=False)
+                for volume in NAMED_VOLUMES:
+                    run("podman", "volume", "rm", "-f", volume, check=False)
+                run("podman", "network", "rm", "-f", NETWORK, check=False)
+                log("torn down (containers, volumes, network)")
+    return 0 if ok else 1
+
+
+def _all_batches_loaded(stack: Stack, env: dict[str, str]) -> bool:
+    names = ", ".join(f"'{b}'" for b in BATCHES)
+    query = f"SELECT count(DISTINCT batch_id) FROM etl.raw_events WHERE batch_id IN ({names})"  # noqa: S608
+    loaded = psql(stack, env, query)
+    return int(loaded) == len(BATCHES)
+
+
+if __name__ == "__main__":
+    shutil.which("docker-compose") or sys.exit("docker-compose is not installed")
+    sys.exit(main())
