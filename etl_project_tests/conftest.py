@@ -22,6 +22,9 @@ from etl_project.database.local_server import THROWAWAY_SETTINGS, local_server
 from etl_project.database.migrations import apply_migrations
 from etl_project.resources import EtlDatabase, SharedDirectory
 
+#: Fixtures of their own modules, shared by several test modules without importing them there.
+pytest_plugins = ["etl_project_tests.legacy_adoption_fixtures"]
+
 TEMPLATE_DATABASE = "etl_test_template"
 #: A PostgreSQL installation's bin folder (e.g. /usr/lib/postgresql/15/bin): the tests run on a throwaway cluster
 #: of it instead of the embedded server. `make test` runs the `every_postgres_major` tests so on PostgreSQL 15.

@@ -1,9 +1,8 @@
 """The legacy database of issue 11 as pytest fixtures, shared by the adoption tests' two modules.
 
 `legacy` is a fresh database with the legacy schema and history ending yesterday (legacy_database.py);
-`adopted` is the same after `etl adopt-legacy`. Both are declared under a `name=` so that a test module imports
-them (`legacy_fixture`, `adopted_fixture`) without its tests' parameters shadowing the import; the small
-query helpers read the database in UTC.
+`adopted` is the same after `etl adopt-legacy`. conftest.py registers this module as a plugin, so the test
+modules use the fixtures without importing them; the small query helpers read the database in UTC.
 """
 
 from __future__ import annotations
@@ -34,8 +33,8 @@ class LegacyDatabase:
     history: LegacyHistory
 
 
-@pytest.fixture(name="legacy")
-def legacy_fixture(pg_server_url: str) -> Iterator[LegacyDatabase]:
+@pytest.fixture
+def legacy(pg_server_url: str) -> Iterator[LegacyDatabase]:
     """An empty database given the legacy schema and history ending yesterday (UTC)."""
     name = f"etl_legacy_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(pg_server_url)
@@ -44,7 +43,7 @@ def legacy_fixture(pg_server_url: str) -> Iterator[LegacyDatabase]:
         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = with_database(pg_server_url, name)
     try:
-        conn = _connect(url)
+        conn = connect_to(url)
         create_legacy_schema(conn)
         yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
         history = fill_legacy_database(conn, as_of=yesterday)
@@ -56,21 +55,21 @@ def legacy_fixture(pg_server_url: str) -> Iterator[LegacyDatabase]:
         admin.close()
 
 
-@pytest.fixture(name="adopted")
-def adopted_fixture(legacy: LegacyDatabase) -> LegacyDatabase:
+@pytest.fixture
+def adopted(legacy: LegacyDatabase) -> LegacyDatabase:
     adopt_legacy_database_at(legacy.url, "UTC")
     return legacy
 
 
-def _connect(url: str) -> psycopg2.extensions.connection:
+def connect_to(url: str) -> psycopg2.extensions.connection:
     conn = psycopg2.connect(url)
     with conn, conn.cursor() as cur:
         cur.execute("SET TimeZone = 'UTC'")
     return conn
 
 
-def _query(url: str, query: str, params: tuple = ()) -> list[tuple]:
-    conn = _connect(url)
+def query_rows(url: str, query: str, params: tuple = ()) -> list[tuple]:
+    conn = connect_to(url)
     try:
         with conn, conn.cursor() as cur:
             cur.execute(query, params)
@@ -79,8 +78,10 @@ def _query(url: str, query: str, params: tuple = ()) -> list[tuple]:
         conn.close()
 
 
-def _counts(url: str) -> dict[str, int]:
+def row_counts(url: str) -> dict[str, int]:
     return {
-        table: _query(url, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split("."))))[0][0]
+        table: query_rows(url, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split("."))))[
+            0
+        ][0]
         for table in LEGACY_TABLES
     }

@@ -27,12 +27,10 @@ from etl_project.database.legacy_adoption import (
 from etl_project.database.migrations import LegacyDatabaseError
 from etl_project.paths import PROJECT_ROOT
 from etl_project.resources import EtlDatabase
-from etl_project_tests.legacy_adoption_fixtures import (  # noqa: F401 - pytest finds fixtures among the module's names
-    _connect,
-    _counts,
-    _query,
-    adopted_fixture,
-    legacy_fixture,
+from etl_project_tests.legacy_adoption_fixtures import (
+    connect_to,
+    query_rows,
+    row_counts,
 )
 
 pytestmark = pytest.mark.every_postgres_major
@@ -43,54 +41,56 @@ SCHEMAS = ["etl", "utilities", "etl_staging"]
 def _catalog(url: str) -> dict[str, list[tuple]]:
     """The schema's shape: columns, indexes, constraints, sequences and recorded migrations."""
     shape = {
-        "columns": _query(
+        "columns": query_rows(
             url,
             "SELECT table_schema, table_name, column_name, data_type, numeric_precision, numeric_scale, "
             "is_nullable, column_default, is_identity, identity_generation FROM information_schema.columns "
             "WHERE table_schema = ANY(%s) ORDER BY 1, 2, 3",
             (SCHEMAS,),
         ),
-        "indexes": _query(
+        "indexes": query_rows(
             url,
             "SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = ANY(%s) "
             "ORDER BY 1, 2, 3",
             (SCHEMAS,),
         ),
-        "constraints": _query(
+        "constraints": query_rows(
             url,
             "SELECT n.nspname, c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
             "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = ANY(%s) "
             "ORDER BY 1, 2, 3",
             (SCHEMAS,),
         ),
-        "sequences": _query(
+        "sequences": query_rows(
             url,
             "SELECT schemaname, sequencename, data_type FROM pg_sequences WHERE schemaname = ANY(%s) ORDER BY 1, 2",
             (SCHEMAS,),
         ),
-        "functions": _query(
+        "functions": query_rows(
             url,
             "SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
             "WHERE n.nspname = ANY(%s) ORDER BY 1, 2",
             (SCHEMAS,),
         ),
     }
-    if _query(url, "SELECT to_regclass('utilities.schema_migrations') IS NOT NULL")[0][0]:
-        shape["migrations"] = _query(
+    if query_rows(url, "SELECT to_regclass('utilities.schema_migrations') IS NOT NULL")[0][0]:
+        shape["migrations"] = query_rows(
             url, "SELECT name, checksum_sha256 FROM utilities.schema_migrations ORDER BY 1"
         )
     return shape
 
 
 def _ids(url: str) -> dict[str, list[int]]:
-    ids = {"etl.raw_events": _query(url, "SELECT raw_id FROM etl.raw_events ORDER BY 1")}
+    ids = {"etl.raw_events": query_rows(url, "SELECT raw_id FROM etl.raw_events ORDER BY 1")}
     for table in ("stores", "products", "orders", "sales"):
-        ids[table] = _query(url, sql.SQL("SELECT id FROM {} ORDER BY 1").format(sql.Identifier("etl", table)))
+        ids[table] = query_rows(
+            url, sql.SQL("SELECT id FROM {} ORDER BY 1").format(sql.Identifier("etl", table))
+        )
     return ids
 
 
 def test_migrating_a_legacy_database_refuses_naming_etl_adopt_legacy_and_changes_nothing(legacy):
-    before = (_catalog(legacy.url), _counts(legacy.url))
+    before = (_catalog(legacy.url), row_counts(legacy.url))
 
     with pytest.raises(LegacyDatabaseError) as refused, EtlDatabase(url=legacy.url).connect():
         pass
@@ -98,25 +98,27 @@ def test_migrating_a_legacy_database_refuses_naming_etl_adopt_legacy_and_changes
     assert "legacy pipeline's schema" in str(refused.value)
     assert "Run `etl adopt-legacy` once" in str(refused.value)
     assert "Migrating from the legacy pipeline" in str(refused.value)
-    assert (_catalog(legacy.url), _counts(legacy.url)) == before
+    assert (_catalog(legacy.url), row_counts(legacy.url)) == before
     assert "migrations" not in before[0]  # not even utilities.schema_migrations was created
 
 
 def test_adoption_keeps_every_row_and_id_and_gives_exactly_the_platform_schema(legacy, database_url):
     ids_before = _ids(legacy.url)
-    sales_before = _query(
+    sales_before = query_rows(
         legacy.url,
         "SELECT id, sale_date, quantity, store_id FROM etl.sales WHERE batch_id IS NOT NULL ORDER BY id",
     )
-    rejected_before = _query(legacy.url, "SELECT raw_id, payload FROM etl.rejected_events ORDER BY raw_id")
+    rejected_before = query_rows(
+        legacy.url, "SELECT raw_id, payload FROM etl.rejected_events ORDER BY raw_id"
+    )
     max_ids = {t: max(i for (i,) in ids_before[t]) for t in ("stores", "products", "orders", "sales")}
 
-    conn = _connect(legacy.url)
+    conn = connect_to(legacy.url)
     report = adopt_legacy_database(conn)
     conn.close()
 
     # every row, every id
-    assert report.rows_before == report.rows_after == legacy.history.counts == _counts(legacy.url)
+    assert report.rows_before == report.rows_after == legacy.history.counts == row_counts(legacy.url)
     assert _ids(legacy.url) == ids_before
     assert report.seed_rows == legacy.history.seed_rows
     assert report.files_marked_processed == len(legacy.history.batches)
@@ -125,7 +127,7 @@ def test_adoption_keeps_every_row_and_id_and_gives_exactly_the_platform_schema(l
     assert _catalog(legacy.url) == _catalog(database_url)
     # values: naive timestamps read in the session's TimeZone (UTC here), the time of day kept
     assert (
-        _query(
+        query_rows(
             legacy.url,
             "SELECT id, sale_date AT TIME ZONE 'UTC', quantity, store_id FROM etl.sales "
             "WHERE batch_id <> %s ORDER BY id",
@@ -133,13 +135,13 @@ def test_adoption_keeps_every_row_and_id_and_gives_exactly_the_platform_schema(l
         )
         == sales_before
     )
-    assert _query(
+    assert query_rows(
         legacy.url,
         "SELECT count(*), min(raw_id), max(raw_id), bool_and(batch_created_at = created_at AT TIME ZONE 'UTC') "
         "FROM etl.stores WHERE batch_id = %s",
         (SEED_BATCH_ID,),
     ) == [(legacy.history.seed_rows["stores"], 0, 0, True)]
-    rejected = _query(
+    rejected = query_rows(
         legacy.url,
         "SELECT raw_id, payload, event_type, file_row, reject_id FROM etl.rejected_events ORDER BY raw_id",
     )
@@ -148,7 +150,7 @@ def test_adoption_keeps_every_row_and_id_and_gives_exactly_the_platform_schema(l
     assert all(row > 1 for *_, row, _ in rejected)  # its position among its batch's raw events
     assert sorted(i for *_, i in rejected) == list(range(1, len(rejected) + 1))
     first = legacy.history.batches[0]
-    assert _query(
+    assert query_rows(
         legacy.url,
         "SELECT batch_id, status, size_bytes, file_mtime_ns FROM utilities.processed_files WHERE filename = %s",
         (first.filename,),
@@ -157,7 +159,7 @@ def test_adoption_keeps_every_row_and_id_and_gives_exactly_the_platform_schema(l
     assert report.next_ids["stores"] == max_ids["stores"] + 1
     assert report.next_ids["products"] == max_ids["products"] + 2
     assert report.next_ids["sales"] == max_ids["sales"] + 1
-    new_ids = _query(
+    new_ids = query_rows(
         legacy.url,
         "WITH s AS (INSERT INTO etl.stores (raw_id, batch_id, batch_created_at, created_at, name, tax_id, status) "
         "VALUES (1, 'b', now(), now(), 'n', 1, 'active') RETURNING id), "
@@ -169,13 +171,13 @@ def test_adoption_keeps_every_row_and_id_and_gives_exactly_the_platform_schema(l
 
 
 def test_adopting_twice_says_there_is_nothing_to_adopt_and_changes_nothing(adopted):
-    before = (_catalog(adopted.url), _counts(adopted.url))
+    before = (_catalog(adopted.url), row_counts(adopted.url))
 
     with pytest.raises(NotLegacyDatabaseError, match="Nothing to adopt: this database already has") as err:
         adopt_legacy_database_at(adopted.url, "UTC")
 
     assert err.value.already_adopted
-    assert (_catalog(adopted.url), _counts(adopted.url)) == before
+    assert (_catalog(adopted.url), row_counts(adopted.url)) == before
 
 
 def test_etl_adopt_legacy_command_prints_the_report_and_a_second_run_is_a_no_op(legacy):
@@ -193,18 +195,18 @@ def test_etl_adopt_legacy_command_prints_the_report_and_a_second_run_is_a_no_op(
     assert "(5 legacy seed rows kept as batch 'legacy_seed')" in first.stdout
     assert second.returncode == 0, second.stderr
     assert "Nothing to adopt" in second.stdout
-    assert _counts(legacy.url) == legacy.history.counts
+    assert row_counts(legacy.url) == legacy.history.counts
 
 
 def test_a_legacy_date_is_kept_in_the_session_time_zone(legacy):
     """Legacy naive timestamps are read in ETL_TIMEZONE: 2025-01-01 00:30 in Berlin is 23:30 UTC the day before."""
-    conn = _connect(legacy.url)
+    conn = connect_to(legacy.url)
     with conn, conn.cursor() as cur:
         cur.execute("UPDATE etl.sales SET sale_date = '2025-01-01 00:30:00' WHERE id = 1")
     conn.close()
 
     adopt_legacy_database_at(legacy.url, "Europe/Berlin")
 
-    assert _query(legacy.url, "SELECT sale_date FROM etl.sales WHERE id = 1") == [
+    assert query_rows(legacy.url, "SELECT sale_date FROM etl.sales WHERE id = 1") == [
         (datetime(2024, 12, 31, 23, 30, tzinfo=timezone.utc),)
     ]

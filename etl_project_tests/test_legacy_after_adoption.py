@@ -19,13 +19,11 @@ from etl_project.defs.sales_analytics.checks import sales_drop_check
 from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project_tests.helpers import count_rows, materialize_batches
-from etl_project_tests.legacy_adoption_fixtures import (  # noqa: F401 - pytest finds fixtures among the module's names
+from etl_project_tests.legacy_adoption_fixtures import (
     LegacyDatabase,
-    _connect,
-    _counts,
-    _query,
-    adopted_fixture,
-    legacy_fixture,
+    connect_to,
+    query_rows,
+    row_counts,
 )
 from etl_project_tests.legacy_database import STAMP, LegacyBatch, LegacyHistory, write_legacy_file
 
@@ -89,8 +87,8 @@ def test_files_of_the_legacy_processed_files_are_never_requested_again(
 def test_a_new_legacy_style_file_loads_on_top_of_the_adopted_history(
     adopted, legacy_resources, instance, shared_dir
 ):
-    before = _counts(adopted.url)
-    max_store, max_order = _query(
+    before = row_counts(adopted.url)
+    max_store, max_order = query_rows(
         adopted.url, "SELECT (SELECT max(id) FROM etl.stores), (SELECT max(id) FROM etl.orders)"
     )[0]
     new = _new_legacy_style_batch(adopted.history)
@@ -98,7 +96,7 @@ def test_a_new_legacy_style_file_loads_on_top_of_the_adopted_history(
 
     assert materialize_batches(instance, legacy_resources, [new.run_id]).success
 
-    conn = _connect(adopted.url)
+    conn = connect_to(adopted.url)
     assert count_rows(conn, new.run_id) == {
         "raw_events": 18,
         "stores": 2,
@@ -108,7 +106,7 @@ def test_a_new_legacy_style_file_loads_on_top_of_the_adopted_history(
         "rejected_events": 0,
     }
     conn.close()
-    after = _counts(adopted.url)
+    after = row_counts(adopted.url)
     assert {t: after[t] - before[t] for t in after} == {
         "etl.raw_events": 18,
         "etl.stores": 2,
@@ -119,17 +117,17 @@ def test_a_new_legacy_style_file_loads_on_top_of_the_adopted_history(
         "utilities.processed_files": 1,
     }
     # ids continue after the legacy ones (products after the legacy sequence, which a rolled-back insert moved)
-    assert _query(
+    assert query_rows(
         adopted.url, "SELECT id FROM etl.stores WHERE batch_id = %s ORDER BY id", (new.run_id,)
     ) == [
         (max_store + 1,),
         (max_store + 2,),
     ]
-    assert _query(adopted.url, "SELECT min(id) FROM etl.orders WHERE batch_id = %s", (new.run_id,)) == [
+    assert query_rows(adopted.url, "SELECT min(id) FROM etl.orders WHERE batch_id = %s", (new.run_id,)) == [
         (max_order + 1,)
     ]
     # the sales reference legacy rows and keep their time of day
-    assert _query(
+    assert query_rows(
         adopted.url,
         "SELECT store_id, product_id, order_id, to_char(sale_date AT TIME ZONE 'UTC', 'HH24:MI') FROM etl.sales "
         "WHERE batch_id = %s ORDER BY sale_date",
