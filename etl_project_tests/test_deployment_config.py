@@ -222,7 +222,7 @@ def _settings_read_by_the_code() -> set[str]:
     """Every string constant in the package that names a setting (the local-only `etl` CLI aside)."""
     names = set()
     for path in (PROJECT_ROOT / "etl_project").rglob("*.py"):
-        if path.name != "cli.py":
+        if "cli" not in path.relative_to(PROJECT_ROOT / "etl_project").parts[:1]:
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str):
                     if SETTING_NAME.fullmatch(node.value):
