@@ -109,3 +109,20 @@ def test_dg_check_defs_passes_from_the_repository_root():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_every_definition_shown_in_the_ui_has_a_description(defs):
+    """Sensors, schedules, jobs, assets and asset checks tell the person looking at the UI what they do."""
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    described = {
+        **{f"sensor {s.name}": s.description for s in repo.sensor_defs},
+        **{f"schedule {s.name}": s.description for s in repo.schedule_defs},
+        **{f"job {j.name}": j.description for j in repo.get_all_jobs() if not j.name.startswith("__")},
+        **{f"asset {k.to_user_string()}": graph.get(k).description for k in graph.get_all_asset_keys()},
+        **{
+            f"check {k.to_user_string()}": graph.get_check_spec(k).description for k in graph.asset_check_keys
+        },
+    }
+    assert len(described) >= len(ASSETS | ASSET_CHECKS | JOBS | SCHEDULES | SENSORS)
+    assert [name for name, text in described.items() if not (text and text.strip())] == []

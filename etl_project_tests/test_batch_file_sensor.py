@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.instigation_logger import get_instigation_log_records
 
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.sensors import RANGE_END_TAG, RANGE_START_TAG, batch_file_sensor, plan_runs
@@ -174,3 +175,25 @@ def test_retention_drops_partitions_of_old_loaded_batches_but_keeps_their_rows(
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM etl.raw_events WHERE batch_id = 'old'")
         assert cur.fetchone()[0] > 0
+
+
+def test_each_tick_says_what_it_did(instance, resources, shared_dir):
+    """A tick that requested runs names the new files in its log (shown with the tick in the UI); a skipped
+    tick says how many files it looked at."""
+    for seed, batch_id in enumerate(["c", "a", "b"], start=1):
+        write_generated_batch(shared_dir, batch_id, seed=seed)
+    context = dg.build_sensor_context(
+        instance=instance,
+        instance_ref=instance.get_ref(),  # the tick's log is written to this instance, as the daemon's is
+        resources=resources,
+        repository_name="etl_project",
+        sensor_name="batch_file_sensor",
+    )
+    with context:
+        _apply(instance, batch_file_sensor(context))
+
+    logged = [record["msg"] for record in get_instigation_log_records(instance, context.log_key)]
+    assert logged[0].endswith("batch_file_sensor - 3 new files: a, b, c")
+    skipped = _tick(instance, resources)
+    assert isinstance(skipped, dg.SkipReason)
+    assert skipped.skip_message == f"No new files among 3 in {shared_dir}"

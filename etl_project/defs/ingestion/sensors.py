@@ -13,6 +13,8 @@ from etl_project.resources.shared_directory import BatchFile
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+#: How many batch ids a tick's summary names before "and N more".
+NAMES_IN_SUMMARY = 5
 
 
 def _processed_files(etl_database: EtlDatabase, names: list[str]) -> dict[str, tuple[int | None, int | None]]:
@@ -47,11 +49,32 @@ def plan_runs(new_batch_ids: list[str], max_per_run: int = MAX_BATCHES_PER_RUN) 
     return requests
 
 
+def _named(batch_ids: list[str]) -> str:
+    shown = ", ".join(batch_ids[:NAMES_IN_SUMMARY])
+    more = len(batch_ids) - NAMES_IN_SUMMARY
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def tick_summary(new: list[str], changed: list[str]) -> str:
+    """What a tick that requested runs did, in words (the first line of the tick's log in the UI)."""
+    parts = []
+    if new:
+        parts.append(f"{len(new)} new file{'s' if len(new) != 1 else ''}: {_named(new)}")
+    if changed:
+        parts.append(
+            f"{len(changed)} changed file{'s' if len(changed) != 1 else ''} to reload: {_named(changed)}"
+        )
+    return "; ".join(parts)
+
+
 @dg.sensor(
     name="batch_file_sensor",
     job=load_batches_job,
     minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every 10 s: each new complete <batch_id>.csv in the shared directory becomes a partition of "
+    "`batches` and is loaded by load_batches_job; a file replaced after loading is reloaded. A tick that "
+    "requested runs names the files in its log; a skipped tick says how many files it looked at.",
 )
 def batch_file_sensor(
     context: dg.SensorEvaluationContext, shared_directory: SharedDirectory, etl_database: EtlDatabase
@@ -83,14 +106,13 @@ def batch_file_sensor(
         elif seen[1] is not None and seen != (file.size, file.mtime_ns):
             changed.append(file)
     if not new and not changed:
-        return dg.SkipReason(f"No new or changed batch files among {len(files)} in {shared_directory.root}")
+        return dg.SkipReason(f"No new files among {len(files)} in {shared_directory.root}")
     new.sort()
+    context.log.info(tick_summary(new, sorted(f.batch_id for f in changed)))
     for file in changed:
         context.log.warning(
             f"{file.name} changed since it was loaded; reloading it replaces batch {file.batch_id!r}"
         )
-    if new:
-        context.log.info(f"{len(new)} new batch files: {new[:5]}{' ...' if len(new) > 5 else ''}")
     to_register = new + sorted(f.batch_id for f in changed if f.batch_id not in known_partitions)
     reloads = [
         dg.RunRequest(run_key=f"batch:{f.batch_id}:{f.size}:{f.mtime_ns}", partition_key=f.batch_id)

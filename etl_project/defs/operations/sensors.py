@@ -14,6 +14,8 @@ from etl_project.resources import EtlDatabase
     name="batch_partition_retention_sensor",
     minimum_interval_seconds=3600,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Hourly: drops the partitions of batches loaded longer ago than ETL_PARTITION_RETENTION_DAYS "
+    "(default 90), so the UI stays fast. The rows stay in PostgreSQL.",
 )
 def batch_partition_retention_sensor(
     context: dg.SensorEvaluationContext, etl_database: EtlDatabase, partition_retention: PartitionRetention

@@ -54,6 +54,8 @@ def _failed_evaluations(instance: dg.DagsterInstance) -> list[tuple[str, dict]]:
     name="sales_drop_slack_sensor",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Posts each failed sales_drop_check evaluation to Slack, naming the stores not alerted yet "
+    "for that day; a message Slack refused is retried on the next tick.",
 )
 def sales_drop_slack_sensor(
     context: dg.SensorEvaluationContext, etl_database: EtlDatabase, alert_channel: AlertChannel
