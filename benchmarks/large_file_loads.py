@@ -43,7 +43,7 @@ def generate_large_batch(events: int, *, regenerate: bool) -> tuple[Path, float 
     log(f"large: generating {events:,} events into {directory.relative_to(BENCH_DIR.parent)}")
     command = python_module(
         "etl_project.cli", "generate", "--events", str(events), "--out", str(directory),
-        "--batch-id", BATCH_ID, "--seed", "1",
+        "--batch-id", BATCH_ID, "--seed", "1", "--no-database",
     )  # fmt: skip
     measured = run_measured(command)
     return path, measured.wall_s

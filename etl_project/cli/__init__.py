@@ -1,24 +1,37 @@
 """`etl`: the platform's command line (run it as `.venv/bin/etl` or `python -m etl_project.cli`).
 
-etl dev                 start PostgreSQL, migrate, seed sample history, run `dagster dev`
+etl dev                 start PostgreSQL, migrate, seed sample history, run `dg dev` (UI, daemon, sensors)
 etl db-url              start the embedded PostgreSQL if needed and print the ETL database URL
 etl db-stop             stop the embedded PostgreSQL
 etl migrate             apply the SQL migrations of etl_db/migrations
 etl adopt-legacy        convert a legacy pipeline's database in place, once (one transaction, no row lost)
-etl generate            write one realistic batch file (or a large one with --events)
+etl generate            write one realistic batch file, ids reserved from the database (--events N: a large one)
 etl generate-history    write several days of batches with a sales drop on the last day
+etl status              the last 24 hours: files loaded, rows, rejects by reason, quarantined files, pending alerts
 
 Each command lives in a module of this package with a `register(subparsers)` function; a new command is a new
-module added to COMMAND_MODULES.
+module added to COMMAND_MODULES. Every option needs help text; its default is appended to it (HelpWithDefaults).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from etl_project.cli import database, dev, generate
+from etl_project.cli import database, dev, generate, status
 
-COMMAND_MODULES = [dev, database, generate]
+COMMAND_MODULES = [dev, database, generate, status]
+
+
+class HelpWithDefaults(argparse.HelpFormatter):
+    """Appends each option's default to its help, unless the help already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if action.nargs == 0:  # a flag
+            return f"{text} (default: {'on' if action.default else 'off'})"
+        return f"{text} (default: %(default)s)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(sub)
+    for command in sub.choices.values():
+        command.formatter_class = HelpWithDefaults
     return parser
 
 

@@ -2,44 +2,71 @@
 
 import argparse
 import random
+from contextlib import ExitStack
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from faker import Faker
 
+from etl_project.cli.settings import etl_database
+from etl_project.generator.batch_ids import MANUAL_PREFIX, readable_batch_id
 from etl_project.generator.events import (
     BatchShape,
     Catalog,
+    IdAllocator,
     SequentialIds,
     generate_events,
     generate_history,
     write_batch_file,
 )
+from etl_project.generator.from_database import DatabaseIds, load_catalog
 from etl_project.paths import DEFAULT_SHARED_DATA_DIR
 
 
+def _shape(events: int) -> BatchShape:
+    """The legacy generator's typical batch, or `events` events of which 80% are sales."""
+    if not events:
+        return BatchShape()
+    entities = events // 5
+    stores, products = max(1, entities // 20), max(1, entities // 10)
+    return BatchShape(
+        stores=stores, products=products, orders=entities - stores - products, sales=(events - entities,) * 2
+    )
+
+
+def _new_batch_id(out: Path, now: datetime) -> str:
+    """manual__<now>, with a suffix when a file of that name exists already (two runs in one second)."""
+    batch_id = readable_batch_id(MANUAL_PREFIX, now)
+    candidate, n = batch_id, 1
+    while (out / f"{candidate}.csv").exists():
+        n += 1
+        candidate = f"{batch_id}_{n}"
+    return candidate
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
-    """One batch; `--events N` makes a large one (80% sales) for benchmarks."""
+    """One batch whose ids are reserved from the ETL database's sequences, as the scheduled generator's are,
+    and whose sales reference stores and products already loaded; so it loads without a reject."""
     fake = Faker()
     fake.seed_instance(args.seed)
     rng = random.Random(args.seed)
-    batch_id = args.batch_id or f"manual__{datetime.now(timezone.utc).isoformat(timespec='seconds')}"
-    created_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-    if args.events:
-        entities = args.events // 5
-        shape = BatchShape(
-            stores=max(1, entities // 20),
-            products=max(1, entities // 10),
-            orders=entities - max(1, entities // 20) - max(1, entities // 10),
-            sales=(args.events - entities, args.events - entities),
+    out = Path(args.out)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    batch_id = args.batch_id or _new_batch_id(out, now)
+    created_at = now.replace(tzinfo=None)
+    with ExitStack() as stack:
+        ids: IdAllocator = SequentialIds()
+        catalog = Catalog()
+        if not args.no_database:
+            conn = stack.enter_context(etl_database().connect())
+            stack.enter_context(conn)  # one transaction: the ids reserved and the catalog read
+            ids, catalog = DatabaseIds(conn), load_catalog(conn)
+        events = list(
+            generate_events(
+                fake=fake, rng=rng, ids=ids, catalog=catalog, created_at=created_at, shape=_shape(args.events)
+            )
         )
-    else:
-        shape = BatchShape()
-    events = generate_events(
-        fake=fake, rng=rng, ids=SequentialIds(), catalog=Catalog(), created_at=created_at, shape=shape
-    )
-    path = write_batch_file(Path(args.out), batch_id, created_at, events)
-    print(path)
+    print(write_batch_file(out, batch_id, created_at, events))
     return 0
 
 
@@ -53,16 +80,36 @@ def cmd_generate_history(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    gen = sub.add_parser("generate", help="write one batch file")
-    gen.add_argument("--out", default=str(DEFAULT_SHARED_DATA_DIR))
-    gen.add_argument("--batch-id", default=None, help="default: manual__<now>")
-    gen.add_argument("--events", type=int, default=0, help="total events for a large batch (80%% sales)")
-    gen.add_argument("--seed", type=int, default=None)
+    gen = sub.add_parser(
+        "generate",
+        help="write one batch file whose ids are reserved from the ETL database, as the scheduled generator does",
+    )
+    gen.add_argument("--out", default=str(DEFAULT_SHARED_DATA_DIR), help="directory to write the file to")
+    gen.add_argument(
+        "--batch-id",
+        default=None,
+        help="batch id, also the file name (default: manual__<now, UTC>, e.g. manual__2026-11-30T11-54-37Z)",
+    )
+    gen.add_argument(
+        "--events", type=int, default=0, help="total events of a large batch, 80%% sales; 0: a typical batch"
+    )
+    gen.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: a different batch each time)"
+    )
+    gen.add_argument(
+        "--no-database",
+        action="store_true",
+        help="number ids from 1 and reference only the batch's own stores and products, without connecting "
+        "to the ETL database (a file for another database, benchmarks)",
+    )
     gen.set_defaults(func=cmd_generate)
-    hist = sub.add_parser("generate-history", help="write days of batches with a sales drop on the last day")
-    hist.add_argument("--out", default=str(DEFAULT_SHARED_DATA_DIR))
-    hist.add_argument("--days", type=int, default=9)
-    hist.add_argument("--end", default=None, help="last day (YYYY-MM-DD), default yesterday (UTC)")
-    hist.add_argument("--batches-per-day", type=int, default=4)
-    hist.add_argument("--seed", type=int, default=7)
+    hist = sub.add_parser(
+        "generate-history",
+        help="write days of batches with a sales drop on the last day (ids from 1: for an empty database)",
+    )
+    hist.add_argument("--out", default=str(DEFAULT_SHARED_DATA_DIR), help="directory to write the files to")
+    hist.add_argument("--days", type=int, default=9, help="how many days of history")
+    hist.add_argument("--end", default=None, help="last day, YYYY-MM-DD (default: yesterday, UTC)")
+    hist.add_argument("--batches-per-day", type=int, default=4, help="batch files per day")
+    hist.add_argument("--seed", type=int, default=7, help="random seed (same seed, same files)")
     hist.set_defaults(func=cmd_generate_history)

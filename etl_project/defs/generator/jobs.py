@@ -1,51 +1,31 @@
-"""generate_batch_job: the generator as a Dagster job, one realistic batch per run, the run id as the batch id.
+"""generate_batch_job: the generator as a Dagster job, one realistic batch per run.
 
-The events themselves come from `etl_project/generator/events.py` (no Dagster there; `etl generate` uses it too).
+The events come from `etl_project/generator/events.py` and the ids from the database's own sequences
+(`etl_project/generator/from_database.py`); `etl generate` uses both too.
 """
 
 import random
+from collections import Counter
 from datetime import datetime, timezone
 
 import dagster as dg
-import psycopg2.extensions
 from faker import Faker
+from pydantic import Field
 
-from etl_project.generator.events import Catalog, generate_events, write_batch_file
+from etl_project.generator.batch_ids import SCHEDULED_PREFIX, readable_batch_id
+from etl_project.generator.events import generate_events, write_batch_file
+from etl_project.generator.from_database import DatabaseIds, load_catalog
 from etl_project.resources import EtlDatabase, SharedDirectory
-
-#: How many recent active stores / products a new batch's sales may reference.
-CATALOG_SIZE = 200
-
-
-class DatabaseIds:
-    """Reserves ids from the event tables' own id sequences, so generated ids never collide with loaded ones."""
-
-    def __init__(self, conn: psycopg2.extensions.connection):
-        self._conn = conn
-
-    def reserve(self, table: str, count: int) -> list[int]:
-        with self._conn.cursor() as cur:
-            cur.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                (f"etl.{table}", count),
-            )
-            return [row[0] for row in cur.fetchall()]
-
-
-def load_catalog(conn: psycopg2.extensions.connection) -> Catalog:
-    """The most recent active stores and products already loaded, for sales to reference."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT id FROM etl.stores WHERE status = 'active' ORDER BY id DESC LIMIT %s", (CATALOG_SIZE,)
-        )
-        stores = [row[0] for row in cur.fetchall()]
-        cur.execute("SELECT id, price FROM etl.products ORDER BY id DESC LIMIT %s", (CATALOG_SIZE,))
-        prices = dict(cur.fetchall())
-    return Catalog(active_store_ids=stores, product_prices=prices)
 
 
 class GeneratorConfig(dg.Config):
-    seed: int | None = None
+    batch_id: str | None = Field(
+        default=None,
+        description="Id (and file name) of the batch; default generated__<the run's start, UTC>.",
+    )
+    seed: int | None = Field(
+        default=None, description="Seed of the random events; default: different each run."
+    )
 
 
 @dg.op(description="Writes one batch file of realistic events into the shared directory.")
@@ -55,12 +35,13 @@ def write_generated_batch(
     etl_database: EtlDatabase,
     shared_directory: SharedDirectory,
 ) -> None:
-    batch_id = context.run_id
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    batch_id = config.batch_id or readable_batch_id(SCHEDULED_PREFIX, now)
     rng = random.Random(config.seed)
     fake = Faker()
     if config.seed is not None:
         fake.seed_instance(config.seed)
-    created_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    created_at = now.replace(tzinfo=None)
     with etl_database.connect() as conn:
         with conn:
             catalog = load_catalog(conn)
@@ -70,11 +51,17 @@ def write_generated_batch(
                 )
             )
     path = write_batch_file(shared_directory.root, batch_id, created_at, events)
-    context.log.info(f"Wrote {len(events)} events to {path.name}")
+    counts = Counter(e.event_type for e in events)
+    context.log.info(
+        f"Wrote {len(events)} events to {path.name}: "
+        + ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
+    )
 
 
 @dg.job(
-    description="Generates one batch file; the batch id is this run's id.",
+    description="Writes one batch file of realistic sample events (stores, products, orders, sales of "
+    "stores already loaded) into the shared directory, where batch_file_sensor picks it up. The batch id is "
+    "generated__<time> (UTC).",
     executor_def=dg.in_process_executor,
 )
 def generate_batch_job() -> None:

@@ -1,0 +1,116 @@
+"""`etl status`: what the platform did lately, without SQL or the UI: files loaded, rows, rejected rows by reason,
+quarantined files and alerts still waiting to be delivered.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg2.extensions
+
+from etl_project.cli.settings import etl_database
+from etl_project.resources.postgres import redact_url
+
+#: Quarantined files listed one by one; more are counted.
+QUARANTINED_LISTED = 20
+
+
+@dataclass
+class PlatformStatus:
+    """The last `hours` hours as recorded in the ETL database."""
+
+    hours: int
+    since: datetime
+    files_loaded: int = 0
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rejects_by_reason: list[tuple[str, int]] = field(default_factory=list)
+    quarantined: list[tuple[str, datetime, str]] = field(default_factory=list)
+    pending_alerts: int = 0
+    oldest_pending_alert: datetime | None = None
+    last_delivery_error: str | None = None
+
+    def lines(self) -> list[str]:
+        out = [
+            f"Last {self.hours} h (since {self.since:%Y-%m-%d %H:%M %Z}):",
+            f"  files loaded       {self.files_loaded:,}",
+            f"  rows               {self.rows_read:,} read, {self.rows_loaded:,} loaded, "
+            f"{self.rows_rejected:,} rejected",
+        ]
+        if self.rejects_by_reason:
+            out.append("  rejected rows by reason")
+            width = max(len(reason) for reason, _ in self.rejects_by_reason)
+            out += [f"    {reason:<{width}}  {count:,}" for reason, count in self.rejects_by_reason]
+        out.append(f"  quarantined files  {len(self.quarantined):,}")
+        for filename, at, reason in self.quarantined[:QUARANTINED_LISTED]:
+            # the recorded reason usually starts with the file's name already
+            out.append(f"    {filename} ({at:%Y-%m-%d %H:%M}): {reason.removeprefix(f'{filename}: ')}")
+        if len(self.quarantined) > QUARANTINED_LISTED:
+            out.append(f"    ... and {len(self.quarantined) - QUARANTINED_LISTED:,} more")
+        pending = f"  pending alerts     {self.pending_alerts:,}"
+        if self.oldest_pending_alert is not None:
+            pending += f" (oldest from {self.oldest_pending_alert:%Y-%m-%d %H:%M})"
+        out.append(pending)
+        if self.last_delivery_error:
+            out.append(f"    last delivery error: {self.last_delivery_error}")
+        return out
+
+
+def read_status(conn: psycopg2.extensions.connection, hours: int) -> PlatformStatus:
+    """Read the status in one snapshot (a repeatable-read transaction)."""
+    conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT now() - make_interval(hours => %s)", (hours,))
+        status = PlatformStatus(hours=hours, since=cur.fetchone()[0])
+        cur.execute(
+            "SELECT count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), "
+            "coalesce(sum(rows_rejected), 0) FROM utilities.processed_files "
+            "WHERE status = 'loaded' AND loaded_at >= %s",
+            (status.since,),
+        )
+        status.files_loaded, status.rows_read, status.rows_loaded, status.rows_rejected = cur.fetchone()
+        # A reason is `<category>: <detail>` (etl_project/loading/rejections.py): counted by category.
+        cur.execute(
+            "SELECT split_part(r.rejection_reason, ':', 1), count(*) FROM etl.rejected_events r "
+            "JOIN utilities.processed_files f ON f.batch_id = r.batch_id "
+            "WHERE f.status = 'loaded' AND f.loaded_at >= %s GROUP BY 1 ORDER BY 2 DESC, 1",
+            (status.since,),
+        )
+        status.rejects_by_reason = cur.fetchall()
+        cur.execute(
+            "SELECT filename, loaded_at, coalesce(error, '') FROM utilities.processed_files "
+            "WHERE status = 'quarantined' AND loaded_at >= %s ORDER BY loaded_at DESC",
+            (status.since,),
+        )
+        status.quarantined = cur.fetchall()
+        # Alerts still to deliver: delivered_at IS NULL (kept by the alert outbox).
+        cur.execute(
+            "SELECT count(*), min(created_at), "
+            "(SELECT last_error FROM utilities.alert_outbox WHERE delivered_at IS NULL "
+            " AND last_error IS NOT NULL ORDER BY last_attempt_at DESC LIMIT 1) "
+            "FROM utilities.alert_outbox WHERE delivered_at IS NULL"
+        )
+        status.pending_alerts, status.oldest_pending_alert, status.last_delivery_error = cur.fetchone()
+    return status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    database = etl_database()
+    print(f"ETL database: {redact_url(database.resolved_url())}")
+    with database.connect() as conn:
+        status = read_status(conn, args.hours)
+    print("\n".join(status.lines()))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    status = sub.add_parser(
+        "status",
+        help="what the platform did lately: files loaded, rows, rejects by reason, quarantined files, "
+        "pending alerts",
+    )
+    status.add_argument("--hours", type=int, default=24, help="how many hours back to look")
+    status.set_defaults(func=cmd_status)
