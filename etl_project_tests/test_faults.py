@@ -87,7 +87,14 @@ def test_two_loads_of_the_same_batch_at_once_never_duplicate(database_url, share
 
 @pytest.mark.slow
 def test_killed_load_leaves_nothing_and_the_next_run_loads_it_once(database_url, shared_dir, db):
-    etl_cli(["generate", "--out", str(shared_dir), "--batch-id", "big", "--events", "200000", "--seed", "3"])
+    etl_cli(
+        [
+            "generate",
+            "--out",
+            str(shared_dir),
+            *"--batch-id big --events 200000 --seed 3 --no-database".split(),
+        ]
+    )
     path = shared_dir / "big.csv"
     loader = subprocess.Popen(
         [
@@ -139,7 +146,12 @@ def test_database_restarting_during_a_load_is_retried_and_loads_once(instance, s
     etl_database = EtlDatabase(url=ensure_database(embedded_server_uri(data_dir), "etl"))
     resources = {"etl_database": etl_database, "shared_directory": SharedDirectory(path=str(shared_dir))}
     etl_cli(
-        ["generate", "--out", str(shared_dir), "--batch-id", "restart", "--events", "200000", "--seed", "5"]
+        [
+            "generate",
+            "--out",
+            str(shared_dir),
+            *"--batch-id restart --events 200000 --seed 5 --no-database".split(),
+        ]
     )
     restarted = threading.Event()
 
