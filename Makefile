@@ -12,7 +12,7 @@ POSTGRES_15_BIN ?= /usr/lib/postgresql/15/bin
 .PHONY: dev test lint format bench ui-check compose-check compose-e2e image db-stop clean help
 
 help:
-	@echo "make dev    - install, start the embedded PostgreSQL, migrate, seed history, run dagster dev on 127.0.0.1:3000"
+	@echo "make dev    - install, start the embedded PostgreSQL, migrate, seed history, run dg dev on 127.0.0.1:3000"
 	@echo "make test   - install and run the test suite against a real (embedded) PostgreSQL 18, then the"
 	@echo "              ingestion and alert tests again against Debian's PostgreSQL 15"
 	@echo "make lint   - ruff check and format check"
@@ -21,7 +21,8 @@ help:
 	@echo "make compose-check - validate docker-compose.yml (no Docker engine needed)"
 	@echo "make compose-e2e - build the image, run docker-compose.yml with podman and check a file, an alert,"
 	@echo "              the login and a restart end to end (root; installs podman; exit 77: cannot run here)"
-	@echo "make ui-check - start the platform and check the UI in headless Chromium (saves docs/images/*.png)"
+	@echo "make ui-check - start the platform in an environment of its own and check the UI in headless Chromium"
+	@echo "              (screenshots in .ui_check/; make ui-check UI_CHECK_ARGS=--write-readme-images: docs/images/)"
 	@echo "make db-stop - stop the embedded PostgreSQL"
 
 $(STAMP): pyproject.toml
@@ -114,7 +115,7 @@ bench: $(STAMP) postgresql-15
 ui-check: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
-	$(BIN)/python scripts/ui_check.py
+	$(BIN)/python scripts/ui_check.py $(UI_CHECK_ARGS)
 
 db-stop: $(STAMP)
 	$(BIN)/etl db-stop

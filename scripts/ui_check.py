@@ -1,22 +1,50 @@
 """`make ui-check`: start the platform as `make dev` does and check the UI in a real headless Chromium.
 
-Asserts that the asset graph shows the event assets, the daily sales asset and its check, and that both
-sensors are listed and running; saves screenshots under docs/images/ (the README shows them). Uses Debian's
-Chromium (`CHROMIUM` overrides the path) driven by Playwright; no browser is downloaded.
+The platform runs in an environment of its own (its own ETL and Dagster databases on the embedded server,
+recreated each time, a temporary shared directory and DAGSTER_HOME), seeded with the sample history, a batch
+with rejected rows and a file that cannot be read. The check then asserts that a newcomer can answer the
+issue's questions from the UI alone, and screenshots each answer:
+
+- the asset graphs and the sensors, running;
+- which rows of a batch were rejected and why (the `rejected_rows` table of its materialisation);
+- why a file was quarantined (the `batch_file_readable` check of its partition, with the reason);
+- which stores dropped (the `flagged_stores` table of sales_drop_check);
+- what the file sensor did (a tick's log: "1 new file: ..."; a skipped tick's reason: "No new files among N").
+
+It fails listing every answer it could not find, after taking all the screenshots. Screenshots go to
+.ui_check/ (git-ignored); `--write-readme-images` writes them to docs/images/ for the README instead. Uses
+Debian's Chromium (`CHROMIUM` overrides the path) driven by Playwright; no browser is downloaded.
 """
 
+import argparse
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+import psycopg2
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page, sync_playwright
+from psycopg2 import sql
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGES = ROOT / "docs" / "images"
+sys.path.insert(0, str(ROOT))
+
+from etl_project.database.embedded import embedded_server_uri, with_database  # noqa: E402
+from etl_project.generator.events import generate_history  # noqa: E402
+from etl_project.generator.from_database import DatabaseIds  # noqa: E402
+from etl_project.resources import EtlDatabase  # noqa: E402
+from etl_project_tests.helpers import write_raw_batch  # noqa: E402
+
+README_IMAGES = ROOT / "docs" / "images"
+LOCAL_IMAGES = ROOT / ".ui_check"
 PORT = int(os.getenv("UI_CHECK_PORT", "3300"))
 BASE = f"http://127.0.0.1:{PORT}"
 CHROMIUM = os.getenv("CHROMIUM", "/usr/bin/chromium")
@@ -30,6 +58,47 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+ETL_DATABASE = "etl_ui_check"
+DAGSTER_DATABASE = "dagster_ui_check"
+REJECTS_BATCH = "ui_check__bad_rows"
+UNREADABLE_BATCH = "ui_check__wrong_header"
+#: Data flows within minutes of the start (history loaded, store_daily_sales refreshed, the check evaluated):
+#: every answer that needs data must be there this long after the webserver answers.
+DATA_TIMEOUT_S = int(os.getenv("UI_CHECK_DATA_TIMEOUT", "300"))
+
+
+def fresh_databases() -> tuple[str, str]:
+    """Empty ETL and Dagster databases on the embedded server (dropped and created again)."""
+    server = embedded_server_uri()
+    conn = psycopg2.connect(server)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for name in (ETL_DATABASE, DAGSTER_DATABASE):
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conn.close()
+    dagster_url = with_database(server, DAGSTER_DATABASE).replace(
+        "postgresql://", "postgresql+psycopg2://", 1
+    )
+    return with_database(server, ETL_DATABASE), dagster_url
+
+
+def seed_files(shared: Path, etl_url: str) -> None:
+    """The sample history (a sales drop yesterday), a batch with rejected rows and a file with a wrong header."""
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    with EtlDatabase(url=etl_url).connect() as conn:
+        generate_history(shared, end_date=yesterday, days=9, ids=DatabaseIds(conn))
+    created = f"{yesterday} 12:00:00"
+    store = {"created_at": created, "name": "Corner shop", "tax_id": 12345678, "status": "active"}
+    sale = {"sale_date": created, "order_id": 1, "store_id": 999999, "product_id": 1, "quantity": 1}
+    rows = [
+        ("order_event", {"created_at": created, "user_id": 7}),
+        ("store_event", {**store, "tax_id": "12x"}),
+        ("store_event", {**store, "status": "gone"}),
+        ("sales_event", sale),
+    ]
+    write_raw_batch(shared, REJECTS_BATCH, [(REJECTS_BATCH, t, json.dumps(p), created) for t, p in rows])
+    (shared / f"{UNREADABLE_BATCH}.csv").write_text('"id","name"\n"1","x"\n', encoding="utf-8")
 
 
 def wait_for_webserver(process: subprocess.Popen, timeout: float = 180) -> None:
@@ -46,12 +115,6 @@ def wait_for_webserver(process: subprocess.Popen, timeout: float = 180) -> None:
     raise SystemExit(f"the webserver did not answer on {BASE} within {timeout:.0f} s")
 
 
-def expect_texts(page: Page, texts: list[str], where: str, timeout_ms: int = 60_000) -> None:
-    for text in texts:
-        page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
-    print(f"ok: {where} shows {', '.join(texts)}")
-
-
 def open_page(page: Page, path: str) -> None:
     page.goto(f"{BASE}{path}")
     page.wait_for_load_state("networkidle")
@@ -60,57 +123,213 @@ def open_page(page: Page, path: str) -> None:
         skip.first.click()
 
 
-def check_ui(page: Page) -> None:
-    page.set_viewport_size({"width": 1600, "height": 1000})
-    open_page(page, "/locations/etl_project/asset-groups/ingestion/lineage")
-    expect_texts(
-        page, ["raw_events", "stores", "products", "orders", "sales", "store_daily_sales"], "ingestion graph"
+class UiCheck:
+    """Opens pages, looks for texts, takes screenshots; remembers what was missing instead of stopping."""
+
+    def __init__(self, page: Page, images: Path):
+        self.page = page
+        self.images = images
+        self.missing: list[str] = []
+        self.data_deadline = time.time() + DATA_TIMEOUT_S
+
+    def answer(
+        self,
+        what: str,
+        path: str,
+        texts: list[str] | Callable[[], list[str]],
+        image: str,
+        needs_data: bool = False,
+        reveal: Callable[[Page], None] | None = None,
+        also_at: tuple[str, ...] = (),
+    ) -> bool:
+        """Open `path` (and `reveal` what is behind a click or hover) until it, or one of the pages `also_at`,
+        shows all `texts`, reloading while data is still arriving; then screenshot."""
+        deadline = max(self.data_deadline if needs_data else 0, time.time() + 30)
+        while True:
+            wanted = texts() if callable(texts) else texts
+            for candidate in [path, *also_at]:
+                open_page(self.page, candidate)
+                if reveal is not None:
+                    try:
+                        reveal(self.page)
+                    except PlaywrightError:
+                        pass  # not there yet
+                absent = [t for t in wanted if not self._shows(t, wait_ms=5_000)]
+                if wanted and not absent:
+                    path = candidate
+                    break
+            if (wanted and not absent) or time.time() > deadline:
+                break
+            time.sleep(5)
+        self.page.screenshot(path=str(self.images / image))
+        if absent or not wanted:
+            self.missing.append(
+                f"{what}: {path} does not show {', '.join(map(repr, absent)) or 'its data'} (see {image})"
+            )
+            print(f"MISSING: {self.missing[-1]}")
+            return False
+        print(f"ok: {what}: {path} shows {', '.join(wanted)}")
+        return True
+
+    def _shows(self, text: str, wait_ms: int) -> bool:
+        try:
+            self.page.get_by_text(text, exact=False).first.wait_for(timeout=wait_ms)
+            return True
+        except PlaywrightError:
+            return False
+
+
+def _tick_row(page: Page, status: str) -> Locator:
+    return page.locator("tr").filter(has_text=status).first
+
+
+def _show_logs_of_a_tick_that_requested_runs(page: Page) -> None:
+    _tick_row(page, "1 run requested").get_by_text("View logs").click(timeout=10_000)
+
+
+def _hover_a_skipped_tick(page: Page) -> None:
+    _tick_row(page, "0 runs requested").locator("td").nth(1).locator("span").first.hover(timeout=10_000)
+
+
+def _dropping_store_names(etl_url: str) -> Callable[[], list[str]]:
+    """The names of the history's dropping stores (its first two, when active), once loaded."""
+
+    def names() -> list[str]:
+        with EtlDatabase(url=etl_url).connect() as conn, conn.cursor() as cur:
+            cur.execute("SELECT name FROM etl.stores WHERE id IN (1, 2) AND status = 'active' ORDER BY id")
+            found = [row[0] for row in cur.fetchall()]
+        return ["flagged_stores", *found] if found else []
+
+    return names
+
+
+def check_ui(check: UiCheck, etl_url: str) -> None:
+    check.page.set_viewport_size({"width": 1600, "height": 1000})
+    check.answer(
+        "ingestion graph",
+        "/locations/etl_project/asset-groups/ingestion/lineage",
+        ["raw_events", "stores", "products", "orders", "sales", "store_daily_sales"],
+        "asset-graph-ingestion.png",
     )
-    page.screenshot(path=str(IMAGES / "asset-graph-ingestion.png"))
-
-    open_page(page, "/locations/etl_project/asset-groups/analytics/lineage")
-    expect_texts(page, ["store_daily_sales", "Asset checks"], "analytics graph")
-    page.screenshot(path=str(IMAGES / "asset-graph-analytics.png"))
-
-    open_page(page, "/assets/store_daily_sales?view=checks")
-    expect_texts(page, ["sales_drop_check"], "store_daily_sales checks tab")
-    page.screenshot(path=str(IMAGES / "sales-drop-check.png"))
-
-    open_page(page, "/automation")
-    expect_texts(
-        page,
+    check.answer(
+        "analytics graph",
+        "/locations/etl_project/asset-groups/analytics/lineage",
+        ["store_daily_sales", "Asset checks"],
+        "asset-graph-analytics.png",
+    )
+    check.answer(
+        "sensors and schedules",
+        "/automation",
         ["batch_file_sensor", "sales_drop_slack_sensor", "analytics_automation_sensor"],
-        "automation page",
+        "sensors.png",
     )
-    page.screenshot(path=str(IMAGES / "sensors.png"))
+    sensor = "/locations/etl_project/sensors/batch_file_sensor"
+    check.answer(
+        "what the file sensor did",
+        sensor,
+        ["new file"],
+        "sensor-ticks.png",
+        needs_data=True,
+        reveal=_show_logs_of_a_tick_that_requested_runs,
+    )
+    check.answer(
+        "why the file sensor skipped a tick",
+        sensor,
+        ["No new files among"],
+        "sensor-skipped-tick.png",
+        needs_data=True,
+        reveal=_hover_a_skipped_tick,
+    )
+    check.answer(
+        "which rows were rejected and why",
+        f"/assets/stores?view=partitions&partition={REJECTS_BATCH}",
+        ["rejected_rows", "tax_id must be an integer"],
+        "rejected-rows.png",
+        needs_data=True,
+    )
+    check.answer(
+        "why a file was quarantined",
+        f"/assets/raw_events?view=partitions&partition={UNREADABLE_BATCH}",
+        ["batch_file_readable", "wrong header"],
+        "quarantined-file.png",
+        needs_data=True,
+        # the check's own page lists its evaluation of each partition
+        also_at=("/assets/raw_events?view=checks&checkDetail=batch_file_readable",),
+    )
+    check.answer(
+        "sales_drop_check listed",
+        "/assets/store_daily_sales?view=checks",
+        ["sales_drop_check"],
+        "sales-drop-check.png",
+        needs_data=True,
+    )
+    check.answer(
+        "which stores dropped",
+        "/assets/store_daily_sales?view=checks&checkDetail=sales_drop_check",
+        _dropping_store_names(etl_url),
+        "sales-drop-table.png",
+        needs_data=True,
+    )
 
 
 def main() -> int:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ}
-    platform = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "etl"), "dev", "--port", str(PORT)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--write-readme-images",
+        action="store_true",
+        help=f"write the screenshots to {README_IMAGES.relative_to(ROOT)}/ (default: {LOCAL_IMAGES.name}/)",
     )
-    try:
-        wait_for_webserver(platform)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            try:
-                check_ui(browser.new_page())
-            finally:
-                browser.close()
-    finally:
-        os.killpg(platform.pid, signal.SIGTERM)
+    images = README_IMAGES if parser.parse_args().write_readme_images else LOCAL_IMAGES
+    images.mkdir(parents=True, exist_ok=True)
+    etl_url, dagster_url = fresh_databases()
+    with tempfile.TemporaryDirectory(prefix="etl_ui_check_") as tmp:
+        shared = Path(tmp) / "shared_data"
+        seed_files(shared, etl_url)
+        env = {
+            **os.environ,
+            "ETL_DATABASE_URL": etl_url,
+            "DAGSTER_POSTGRES_URL": dagster_url,
+            "DAGSTER_HOME": str(Path(tmp) / "dagster_home"),
+            "ETL_SHARED_DATA_DIR": str(shared),
+        }
+        env.pop("DAGSTER_WEBSERVER_URL", None)
+        log_path = Path(tmp) / "etl-dev.log"
+        with open(log_path, "w") as log:
+            platform = subprocess.Popen(
+                [str(ROOT / ".venv" / "bin" / "etl"), "dev", "--port", str(PORT)],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
-            platform.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(platform.pid, signal.SIGKILL)
-    print(f"UI check passed; screenshots in {IMAGES.relative_to(ROOT)}/")
+            try:
+                wait_for_webserver(platform)
+            except SystemExit:
+                print(log_path.read_text()[-5000:])
+                raise
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+                )
+                try:
+                    check = UiCheck(browser.new_page(), images)
+                    check_ui(check, etl_url)
+                finally:
+                    browser.close()
+        finally:
+            os.killpg(platform.pid, signal.SIGTERM)
+            try:
+                platform.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(platform.pid, signal.SIGKILL)
+    where = images.relative_to(ROOT)
+    if check.missing:
+        print(f"UI check FAILED ({len(check.missing)} missing); screenshots in {where}/:")
+        print("\n".join(f"  - {m}" for m in check.missing))
+        return 1
+    print(f"UI check passed; screenshots in {where}/")
     return 0
 
 
