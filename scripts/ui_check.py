@@ -152,6 +152,7 @@ class UiCheck:
                 if reveal is not None:
                     try:
                         reveal(self.page)
+                        self.page.wait_for_timeout(1_000)  # let a dialog or tooltip finish appearing
                     except PlaywrightError:
                         pass  # not there yet
                 absent = [t for t in wanted if not self._shows(t, wait_ms=5_000)]
