@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.instigation_logger import get_instigation_log_records
 
 from etl_project.cli import build_parser, main
 from etl_project.cli.dev import alert_link_base
@@ -115,12 +116,19 @@ def test_scheduled_generator_writes_a_readable_batch_that_loads_without_a_reject
     _load_history(shared_dir, instance, resources)
     tick = datetime(2026, 11, 30, 11, 54, tzinfo=timezone.utc)
 
-    (request,) = generate_batch_schedule.evaluate_tick(
-        dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-    ).run_requests
+    context = dg.ScheduleEvaluationContext(
+        instance_ref=instance.get_ref(),  # the tick's log is written to this instance, as the daemon's is
+        scheduled_execution_time=tick,
+        repository_name="etl_project",
+        schedule_name=generate_batch_schedule.name,
+    )
+    with context:
+        (request,) = generate_batch_schedule.evaluate_tick(context).run_requests
     result = generate_batch_job.execute_in_process(run_config=request.run_config, resources=resources)
 
     assert request.run_key == "generated__2026-11-30T11-54-00Z"
+    (logged,) = [record["msg"] for record in get_instigation_log_records(instance, context.log_key)]
+    assert logged.endswith("Requested batch generated__2026-11-30T11-54-00Z")
     assert result.success and (shared_dir / "generated__2026-11-30T11-54-00Z.csv").is_file()
     materialize_batches(instance, resources, [request.run_key])
     status, loaded, rejected = _processed(db, request.run_key)

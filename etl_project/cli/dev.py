@@ -3,6 +3,7 @@
 import argparse
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -21,8 +22,6 @@ ANY_INTERFACE = {"0.0.0.0", "::", ""}
 def webserver_url(host: str, port: int) -> str:
     """The UI's address as a browser on this machine or the network reaches it."""
     if host in ANY_INTERFACE:
-        import socket
-
         host = socket.gethostname()
     if ":" in host:  # an IPv6 address
         host = f"[{host}]"
