@@ -16,6 +16,7 @@ module added to COMMAND_MODULES. Every option needs help text; its default is ap
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 
 from etl_project.cli import database, dev, generate, status
 
@@ -43,9 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(sub)
-    for command in sub.choices.values():
+    for command in subcommands(parser):
         command.formatter_class = HelpWithDefaults
     return parser
+
+
+def subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every command of `parser`, nested ones too (`etl quarantine retry`); `.prog` is its full name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                yield command
+                yield from subcommands(command)
 
 
 def main(argv: list[str] | None = None) -> int:
