@@ -18,7 +18,15 @@ from etl_project import definitions
 from etl_project.paths import PROJECT_ROOT
 
 ASSETS = {"raw_events", "stores", "products", "orders", "sales", "store_daily_sales"}
-ASSET_CHECKS = {"store_daily_sales:sales_drop_check"}
+ASSET_CHECKS = {
+    "store_daily_sales:sales_drop_check",
+    "raw_events:batch_file_readable",
+    *(
+        f"{table}:{check}"
+        for table in ("raw_events", "stores", "products", "orders", "sales")
+        for check in ("rows_accounted_for", "rejected_share")
+    ),
+}
 JOBS = {"load_batches_job", "generate_batch_job", "replay_late_events_job"}
 SCHEDULES = {"generate_batch_every_minute", "replay_late_events_every_10_minutes"}
 SENSORS = {
@@ -27,7 +35,14 @@ SENSORS = {
     "sales_drop_slack_sensor",
     "batch_partition_retention_sensor",
 }
-RESOURCES = {"etl_database", "shared_directory", "sales_drop_rules", "alert_channel", "partition_retention"}
+RESOURCES = {
+    "etl_database",
+    "shared_directory",
+    "sales_drop_rules",
+    "alert_channel",
+    "partition_retention",
+    "data_quality_limits",
+}
 
 #: Where each definition is defined: etl_project/defs/<feature>/<module>.py, one folder per feature.
 DEFINED_IN = {
@@ -46,6 +61,7 @@ RESOURCES_DEFINED_IN = {
     "resources": {"etl_database", "shared_directory"},
     "sales_analytics.resources": {"sales_drop_rules", "alert_channel"},
     "operations.resources": {"partition_retention"},
+    "ingestion.resources": {"data_quality_limits"},
 }
 
 
