@@ -27,7 +27,7 @@ ASSET_CHECKS = {
         for check in ("rows_accounted_for", "rejected_share")
     ),
 }
-JOBS = {"load_batches_job", "generate_batch_job", "replay_late_events_job"}
+JOBS = {"load_batches_job", "generate_batch_job", "replay_late_events_job", "quarantined_batch_job"}
 SCHEDULES = {"generate_batch_every_minute", "replay_late_events_every_10_minutes"}
 SENSORS = {
     "batch_file_sensor",
@@ -50,6 +50,7 @@ DEFINED_IN = {
     "ingestion.jobs": ["load_batches_job"],
     "ingestion.sensors": ["batch_file_sensor"],
     "ingestion.late_data": ["replay_late_events_job", "replay_late_events_schedule"],
+    "ingestion.quarantine": ["quarantined_batch_job"],
     "sales_analytics.assets": ["store_daily_sales"],
     "sales_analytics.checks": ["sales_drop_check"],
     "sales_analytics.sensors": ["analytics_automation_sensor", "sales_drop_slack_sensor"],
