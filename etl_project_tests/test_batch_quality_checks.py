@@ -119,3 +119,17 @@ def test_etl_max_rejected_percent_sets_the_limit(monkeypatch):
     assert build_resources()["data_quality_limits"].max_rejected_percent == 5.0
     monkeypatch.setenv("ETL_MAX_REJECTED_PERCENT", "12.5")
     assert build_resources()["data_quality_limits"].max_rejected_percent == 12.5
+
+
+def test_the_rejected_rows_table_shows_the_first_50_next_to_the_total(instance, resources, shared_dir):
+    bad = [("many", "sales_event", json.dumps({**SALE, "quantity": -n}), CREATED) for n in range(1, 61)]
+    rows = entity_rows("many", CREATED) + bad
+    write_raw_batch(shared_dir, "many", rows)
+
+    materialize_batches(instance, resources, ["many"])
+
+    sales = instance.get_latest_materialization_event(dg.AssetKey("sales")).asset_materialization.metadata
+    shown = sales["rejected_rows"].value.records
+    assert sales["rows_rejected"].value == 60 and len(shown) == 50
+    assert [r.data["file_row"] for r in shown] == list(range(4, 54))  # the first 50, after the 3 entities
+    assert shown[0].data["reason"] == "not positive: quantity must be > 0, got -1"
