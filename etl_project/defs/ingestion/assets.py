@@ -92,7 +92,10 @@ def batch_event_tables(
     shared_directory: SharedDirectory,
     data_quality_limits: DataQualityLimits,
 ):  # a generator of materialisations and check evaluations per batch; no outputs (the specs are skippable)
-    """Load each batch file of the run's partitions into raw_events and the four event tables, and check it."""
+    """Loads each batch file of the run into raw_events and the four event tables (one transaction per batch)
+    and checks it: batch_file_readable, rows_accounted_for, rejected_share. A file that cannot be read is
+    quarantined and fails only its own partition's batch_file_readable check; the run goes on.
+    """
     totals = {"batches": 0, "rows_loaded": 0, "rows_rejected": 0}
     with etl_database.connect() as conn:
         for batch_id in context.partition_keys:

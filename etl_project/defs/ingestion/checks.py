@@ -73,7 +73,9 @@ def batch_check_specs(raw_events: dg.AssetKey, event_tables: list[dg.AssetKey]) 
     return [readable, *quality]
 
 
-def _target(instance: dg.DagsterInstance, key: dg.AssetKey, batch_id: str):
+def _target(
+    instance: dg.DagsterInstance, key: dg.AssetKey, batch_id: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
     """The partition's latest materialisation, which the evaluation judges (None if it never materialised)."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=key, asset_partitions=[batch_id]), limit=1

@@ -5,12 +5,13 @@ so its `batch_file_readable` passes. Drop gives up on the file: its partition is
 'dropped', so the file sensor never loads that version again (a changed file is loaded as new).
 """
 
+from collections.abc import Iterator
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field
 
-from etl_project.defs.ingestion.batch_results import load_and_report
+from etl_project.defs.ingestion.batch_results import BatchEvent, load_and_report
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.loading import quarantined_files, record_dropped
@@ -34,7 +35,7 @@ def _retry(
     shared_directory: SharedDirectory,
     limits: DataQualityLimits,
     batch_id: str,
-):
+) -> Iterator[BatchEvent]:
     with etl_database.connect() as conn:
         report = yield from load_and_report(
             context.instance, context.log, conn, shared_directory, limits, batch_id
