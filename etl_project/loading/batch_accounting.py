@@ -49,6 +49,7 @@ class RowsAccount:
 class BatchAccounting:
     """A batch's rows as committed: the whole file (`file`) and each event table (`tables`, by table name)."""
 
+    filename: str
     file: RowsAccount
     tables: dict[str, RowsAccount]
 
@@ -76,10 +77,19 @@ def _count_statement() -> sql.Composed:
     return sql.SQL(" UNION ALL ").join(parts)
 
 
-def count_batch_rows(
-    conn: psycopg2.extensions.connection, batch_id: str, raw_id_base: int, rows_in_file: int
-) -> BatchAccounting:
-    """Count what the committed tables hold of the load of `batch_id` numbered from `raw_id_base`."""
+def count_batch_rows(conn: psycopg2.extensions.connection, batch_id: str) -> BatchAccounting | None:
+    """Count what the committed tables hold of the batch's loaded file; None if no load of it is recorded
+    with a raw_id range (never loaded, or loaded by the legacy pipeline)."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT filename, raw_id_base, rows_read FROM utilities.processed_files "
+            "WHERE batch_id = %s AND status = 'loaded' AND raw_id_base IS NOT NULL",
+            (batch_id,),
+        )
+        recorded = cur.fetchone()
+    if recorded is None:
+        return None
+    filename, raw_id_base, rows_in_file = recorded
     landed: Counter[str] = Counter()
     loaded: Counter[str] = Counter()
     envelope: Counter[str] = Counter()
@@ -113,4 +123,4 @@ def count_batch_rows(
         rows_rejected=sum(all_reasons.values()),
         rejected_by_reason=dict(all_reasons),
     )
-    return BatchAccounting(file=whole_file, tables=tables)
+    return BatchAccounting(filename=filename, file=whole_file, tables=tables)
