@@ -11,6 +11,7 @@ from faker import Faker
 
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.generator.events import BatchShape, Catalog, SequentialIds, generate_events, write_batch_file
 from etl_project.schemas import BATCH_FILE_COLUMNS
 
@@ -74,7 +75,11 @@ def count_rows(conn: psycopg2.extensions.connection, batch_id: str) -> dict[str,
 def materialize_batches(
     instance: dg.DagsterInstance, resources: dict, batch_ids: list[str], raise_on_error: bool = True
 ) -> dg.ExecuteInProcessResult:
-    """Register the partitions and materialise them in one run, as the sensor's run would."""
+    """Register the partitions and materialise them in one run, as the sensor's run would.
+
+    The data-quality limits default to the platform's when the test does not give its own.
+    """
+    resources = {"data_quality_limits": DataQualityLimits(), **resources}
     new = [b for b in batch_ids if not instance.has_dynamic_partition(batch_partitions.name, b)]
     instance.add_dynamic_partitions(batch_partitions.name, new)
     if len(batch_ids) == 1:
@@ -105,3 +110,28 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
         messages.append(error.message)
         error = error.cause
     return "\n".join(messages)
+
+
+def check_evaluations(
+    instance: dg.DagsterInstance, asset: str, check_name: str
+) -> dict[str, dg.AssetCheckEvaluation]:
+    """The latest evaluation of the check per partition, as the Dagster instance recorded them."""
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(asset), check_name), limit=1000
+    )
+    latest: dict[str, dg.AssetCheckEvaluation] = {}
+    for (
+        record
+    ) in history:  # newest first; a check planned for a partition but not evaluated has no evaluation
+        evaluated = (
+            record.event and record.event.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        )
+        if evaluated and record.partition is not None:
+            latest.setdefault(record.partition, record.event.dagster_event.asset_check_evaluation_data)
+    return latest
+
+
+def quarantine_reason(instance: dg.DagsterInstance, batch_id: str) -> str:
+    """The reason `batch_file_readable` gives on the batch's partition ('' when the file was read)."""
+    evaluation = check_evaluations(instance, "raw_events", "batch_file_readable")[batch_id]
+    return evaluation.metadata["reason"].value

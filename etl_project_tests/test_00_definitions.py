@@ -18,8 +18,16 @@ from etl_project import definitions
 from etl_project.paths import PROJECT_ROOT
 
 ASSETS = {"raw_events", "stores", "products", "orders", "sales", "store_daily_sales"}
-ASSET_CHECKS = {"store_daily_sales:sales_drop_check"}
-JOBS = {"load_batches_job", "generate_batch_job", "replay_late_events_job"}
+ASSET_CHECKS = {
+    "store_daily_sales:sales_drop_check",
+    "raw_events:batch_file_readable",
+    *(
+        f"{table}:{check}"
+        for table in ("raw_events", "stores", "products", "orders", "sales")
+        for check in ("rows_accounted_for", "rejected_share")
+    ),
+}
+JOBS = {"load_batches_job", "generate_batch_job", "replay_late_events_job", "quarantined_batch_job"}
 SCHEDULES = {"generate_batch_every_minute", "replay_late_events_every_10_minutes"}
 SENSORS = {
     "batch_file_sensor",
@@ -27,7 +35,14 @@ SENSORS = {
     "sales_drop_slack_sensor",
     "batch_partition_retention_sensor",
 }
-RESOURCES = {"etl_database", "shared_directory", "sales_drop_rules", "alert_channel", "partition_retention"}
+RESOURCES = {
+    "etl_database",
+    "shared_directory",
+    "sales_drop_rules",
+    "alert_channel",
+    "partition_retention",
+    "data_quality_limits",
+}
 
 #: Where each definition is defined: etl_project/defs/<feature>/<module>.py, one folder per feature.
 DEFINED_IN = {
@@ -35,6 +50,7 @@ DEFINED_IN = {
     "ingestion.jobs": ["load_batches_job"],
     "ingestion.sensors": ["batch_file_sensor"],
     "ingestion.late_data": ["replay_late_events_job", "replay_late_events_schedule"],
+    "ingestion.quarantine": ["quarantined_batch_job"],
     "sales_analytics.assets": ["store_daily_sales"],
     "sales_analytics.checks": ["sales_drop_check"],
     "sales_analytics.sensors": ["analytics_automation_sensor", "sales_drop_slack_sensor"],
@@ -46,6 +62,7 @@ RESOURCES_DEFINED_IN = {
     "resources": {"etl_database", "shared_directory"},
     "sales_analytics.resources": {"sales_drop_rules", "alert_channel"},
     "operations.resources": {"partition_retention"},
+    "ingestion.resources": {"data_quality_limits"},
 }
 
 

@@ -17,9 +17,11 @@ from etl_project.generator.events import (
     write_batch_file,
 )
 from etl_project_tests.helpers import (
+    check_evaluations,
     count_rows,
     failure_message,
     materialize_batches,
+    quarantine_reason,
     write_generated_batch,
     write_raw_batch,
 )
@@ -134,8 +136,17 @@ def test_bad_rows_are_rejected_with_reasons_and_good_rows_load(instance, resourc
     }
     assert sum(counts[t] for t in ("stores", "products", "orders", "sales", "rejected_events")) == len(rows)
     metadata = instance.get_latest_materialization_event(dg.AssetKey("sales")).asset_materialization.metadata
-    assert metadata["rows_rejected"].value == 5
+    assert metadata["rows_rejected"].value == 6  # every rejected sales_event row, malformed JSON included
     assert metadata["rejected_by_reason"].value["unknown store_id"] == 1
+    shown = metadata["rejected_rows"].value.records
+    assert [(r.data["file_row"], r.data["reason"]) for r in shown] == [(n, reasons[n]) for n in range(9, 15)]
+    assert (
+        shown[0].data["event_type"] == "sales_event" and '"quantity": 0' in shown[0].data["payload_excerpt"]
+    )
+    raw = instance.get_latest_materialization_event(dg.AssetKey("raw_events")).asset_materialization.metadata
+    assert raw["rows_rejected"].value == len(reasons)  # the batch's total, not only the envelope's
+    assert raw["envelope_rejects"].value == 5
+    assert [r.data["file_row"] for r in raw["rejected_rows"].value.records] == sorted(reasons)
 
 
 def test_duplicate_id_from_an_earlier_batch_is_rejected(instance, resources, shared_dir, db):
@@ -171,7 +182,9 @@ def test_entity_without_id_takes_the_next_id_after_explicit_ones(instance, resou
         assert [r[0] for r in cur.fetchall()] == [40, 41]
 
 
-def test_unreadable_file_fails_its_run_clearly_and_the_others_still_load(instance, resources, shared_dir, db):
+def test_unreadable_file_fails_its_own_check_and_the_run_and_the_others_stay_green(
+    instance, resources, shared_dir, db
+):
     write_generated_batch(shared_dir, "a_good")
     (shared_dir / "b_latin1.csv").write_bytes(
         '"batch_id","event_type","payload","batch_created_at"\n"b","é"'.encode("latin-1")
@@ -180,8 +193,16 @@ def test_unreadable_file_fails_its_run_clearly_and_the_others_still_load(instanc
 
     result = materialize_batches(instance, resources, ["a_good", "b_latin1", "c_good"], raise_on_error=False)
 
-    assert not result.success
-    assert "b_latin1.csv: not valid UTF-8" in failure_message(result)
+    assert result.success  # one run over the range of three partitions
+    readable = check_evaluations(instance, "raw_events", "batch_file_readable")
+    assert {batch: e.passed for batch, e in readable.items()} == {
+        "a_good": True,
+        "b_latin1": False,
+        "c_good": True,
+    }
+    assert readable["b_latin1"].metadata["file"].value == "b_latin1.csv"
+    assert "b_latin1.csv: not valid UTF-8" in quarantine_reason(instance, "b_latin1")
+    assert set(check_evaluations(instance, "sales", "rows_accounted_for")) == {"a_good", "c_good"}
     assert count_rows(db, "a_good")["raw_events"] > 0
     assert count_rows(db, "c_good")["raw_events"] > 0
     with db.cursor() as cur:
@@ -206,10 +227,11 @@ def test_unreadable_file_fails_its_run_clearly_and_the_others_still_load(instanc
 def test_file_level_problems_name_the_file_and_the_problem(instance, resources, shared_dir, content, problem):
     (shared_dir / "broken.csv").write_bytes(content)
 
-    result = materialize_batches(instance, resources, ["broken"], raise_on_error=False)
+    result = materialize_batches(instance, resources, ["broken"])
 
-    assert not result.success
-    assert "broken.csv: " + problem in failure_message(result)
+    assert result.success
+    assert "broken.csv: " + problem in quarantine_reason(instance, "broken")
+    assert not instance.get_materialized_partitions(dg.AssetKey("raw_events"))
 
 
 def test_header_only_file_is_an_empty_batch(instance, resources, shared_dir, db):

@@ -6,8 +6,15 @@ import dagster as dg
 import pytest
 
 from etl_project.defs.ingestion.late_data import replay_late_events_job
+from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.loading import category_of
-from etl_project_tests.helpers import count_rows, entity_rows, materialize_batches, write_raw_batch
+from etl_project_tests.helpers import (
+    check_evaluations,
+    count_rows,
+    entity_rows,
+    materialize_batches,
+    write_raw_batch,
+)
 
 pytestmark = pytest.mark.every_postgres_major
 
@@ -17,7 +24,8 @@ SALE = {"sale_date": "2025-04-20", "order_id": 3, "store_id": 1, "product_id": 2
 
 def _replay(instance, etl_database) -> dg.ExecuteInProcessResult:
     result = replay_late_events_job.execute_in_process(
-        instance=instance, resources={"etl_database": etl_database}
+        instance=instance,
+        resources={"etl_database": etl_database, "data_quality_limits": DataQualityLimits()},
     )
     assert result.success
     return result
@@ -47,6 +55,8 @@ def test_sale_before_its_store_is_replayed_once_when_the_store_arrives(
     )
     materialize_batches(instance, resources, ["sales_first"])
     assert count_rows(db, "sales_first")["rejected_events"] == 3
+    before = check_evaluations(instance, "sales", "rejected_share")["sales_first"]
+    assert before.metadata["top_reasons"].value[0] == {"reason": "unknown order_id", "count": 2}
     _replay(instance, etl_database)  # nothing can move yet
     assert count_rows(db, "sales_first")["sales"] == 0
 
@@ -67,3 +77,14 @@ def test_sale_before_its_store_is_replayed_once_when_the_store_arrives(
         assert cur.fetchone() == (1, 2)
     [event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
     assert event.asset_key == dg.AssetKey("sales") and event.partition == "sales_first"
+    replayed = event.step_materialization_data.materialization.metadata
+    assert replayed["rows_rejected"].value == 2 and len(replayed["rejected_rows"].value.records) == 2
+    # the checks are evaluated again on the new counts, against the replay's materialisation
+    after = check_evaluations(instance, "sales", "rejected_share")["sales_first"]
+    assert after.metadata["rows_loaded"].value == 1 and after.metadata["rows_rejected"].value == 2
+    assert after.metadata["top_reasons"].value == [
+        {"reason": "not positive", "count": 1},
+        {"reason": "unknown store_id", "count": 1},
+    ]
+    assert after.target_materialization_data.run_id == result.run_id
+    assert check_evaluations(instance, "sales", "rows_accounted_for")["sales_first"].passed

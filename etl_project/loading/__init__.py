@@ -6,35 +6,51 @@ import only from `etl_project.loading`:
 - `load_batch(conn, batch_id, path)`: load a file as a batch, replacing any earlier load of it, all or
   nothing; returns a `BatchLoadReport`, raises `BatchFileError` when the file cannot be read at all;
 - `is_loaded`, `record_quarantined`: the file's record in `utilities.processed_files`;
+- `quarantined_files`, `record_dropped`: the quarantined files, and giving up on one (`QuarantinedFile`);
+- `count_batch_rows`, `first_rejected_rows`: what the committed tables hold of a batch (its data-quality
+  checks' numbers, `BatchAccounting`) and its first rejected rows (`RejectedRow`), each one query after a load;
 - `processed_versions`, `batches_loaded_before`: what the file and retention sensors read of that record;
 - `batches_to_replay`, `replay_batch`: the replay of rows whose references arrived late;
 - `category_of`: the category of a rejection reason, as the run metadata counts it;
 - `MIGRATION_LOCK_ID`: the migrations' advisory lock (every lock id of the platform is in `processed_files`).
 """
 
+from etl_project.loading.batch_accounting import BatchAccounting, RowsAccount, count_batch_rows
 from etl_project.loading.batch_file import BatchFileError
 from etl_project.loading.batch_loader import load_batch
 from etl_project.loading.processed_files import (
     MIGRATION_LOCK_ID,
+    QuarantinedFile,
     batches_loaded_before,
     is_loaded,
     processed_versions,
+    quarantined_files,
+    record_dropped,
     record_quarantined,
 )
+from etl_project.loading.rejected_rows import RejectedRow, first_rejected_rows
 from etl_project.loading.rejections import category_of
 from etl_project.loading.replay import batches_to_replay, replay_batch
 from etl_project.loading.report import BatchLoadReport
 
 __all__ = [
     "MIGRATION_LOCK_ID",
+    "BatchAccounting",
     "BatchFileError",
     "BatchLoadReport",
+    "QuarantinedFile",
+    "RejectedRow",
+    "RowsAccount",
     "batches_loaded_before",
     "batches_to_replay",
     "category_of",
+    "count_batch_rows",
+    "first_rejected_rows",
     "is_loaded",
     "load_batch",
     "processed_versions",
+    "quarantined_files",
+    "record_dropped",
     "record_quarantined",
     "replay_batch",
 ]

@@ -1,8 +1,8 @@
 """Everything about `utilities.processed_files`, and the platform's advisory-lock ids.
 
 `utilities.processed_files` has one row per batch file the platform has seen: loaded (with its raw_id range,
-`raw_id_base`, and the size and modification time that identify the version loaded) or quarantined with the
-reason it could not be read. The loader writes it in the load's transaction; the replay of late data corrects
+`raw_id_base`, and the size and modification time that identify the version loaded), quarantined with the
+reason it could not be read, or dropped (a quarantined file someone gave up on: that version is never loaded). The loader writes it in the load's transaction; the replay of late data corrects
 its counts; the file sensor and the retention sensor read it through the functions below.
 
 A load and a replay of the same batch queue on the batch's advisory lock (`lock_batch`), so they never
@@ -12,6 +12,8 @@ features ever pick the same one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import psycopg2.extensions
@@ -131,3 +133,51 @@ def batches_loaded_before(conn: psycopg2.extensions.connection, days: int) -> li
             (days,),
         )
         return [row[0] for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class QuarantinedFile:
+    """A batch file recorded as unreadable, with the reason, and whether an earlier version's rows are loaded."""
+
+    batch_id: str
+    filename: str
+    reason: str
+    recorded_at: datetime
+    earlier_version_loaded: bool
+
+
+#: A QuarantinedFile per row.
+_SELECT_QUARANTINED = (
+    "SELECT batch_id, filename, coalesce(error, ''), loaded_at, raw_id_base IS NOT NULL "
+    "FROM utilities.processed_files WHERE status = 'quarantined'"
+)
+
+
+def quarantined_files(conn: psycopg2.extensions.connection) -> list[QuarantinedFile]:
+    """Every file currently quarantined, oldest first."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_SELECT_QUARANTINED + " ORDER BY loaded_at, batch_id")
+        return [QuarantinedFile(*row) for row in cur.fetchall()]
+
+
+def record_dropped(conn: psycopg2.extensions.connection, batch_id: str) -> QuarantinedFile | None:
+    """Mark the batch's quarantined file as dropped; None when the batch is not quarantined.
+
+    The record keeps the file's size and modification time, so the file sensor never loads this version again
+    but does load a changed one. A batch still holding an earlier version's rows is not dropped (the caller
+    says why): dropping it would either leave rows without a partition or delete data nobody asked to delete.
+    """
+    with conn, conn.cursor() as cur:
+        lock_batch(cur, batch_id)
+        cur.execute(_SELECT_QUARANTINED + " AND batch_id = %s", (batch_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        found = QuarantinedFile(*row)
+        if not found.earlier_version_loaded:
+            cur.execute(
+                "UPDATE utilities.processed_files SET status = 'dropped', loaded_at = now() "
+                "WHERE batch_id = %s AND status = 'quarantined'",
+                (batch_id,),
+            )
+        return found

@@ -4,27 +4,29 @@ store, product or order arrived later. The SQL that moves them is `etl_project/l
 
 import dagster as dg
 
+from etl_project.defs.ingestion.batch_results import replay_results
+from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.loading import batches_to_replay, replay_batch
 from etl_project.resources import EtlDatabase
 
 
 @dg.op(description="Moves rejected rows whose references now exist into their tables, once.", out={})
-def replay_late_references(context: dg.OpExecutionContext, etl_database: EtlDatabase):
+def replay_late_references(
+    context: dg.OpExecutionContext, etl_database: EtlDatabase, data_quality_limits: DataQualityLimits
+):
     """Re-validate rows rejected for an unknown store/product/order id; load those that now pass.
 
     Rows that still fail keep their (refreshed) reason. Each batch that changed is reported as a new
-    materialisation of its partition, so store_daily_sales refreshes through its automation condition.
+    materialisation of its partition, so store_daily_sales refreshes through its automation condition, and
+    its data-quality checks are evaluated again on the new counts (a warning about late rows clears).
     """
     total = 0
     with etl_database.connect() as conn:
         for batch_id in batches_to_replay(conn):
             moved = replay_batch(conn, batch_id)
-            for table, rows in moved.items():
-                if rows:
-                    total += rows
-                    yield dg.AssetMaterialization(
-                        table, partition=batch_id, metadata={"late_rows_loaded": rows, "source": "replay"}
-                    )
+            total += moved.total()
+            if moved.total():
+                yield from replay_results(context.instance, conn, data_quality_limits, batch_id, moved)
     context.log.info(f"Replayed {total} late rows")
 
 

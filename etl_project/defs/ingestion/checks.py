@@ -1,0 +1,161 @@
+"""The per-batch checks of the ingestion assets: is the file readable, do its rows add up, how many were rejected.
+
+They are evaluated by the load itself, per batch partition, right after each batch's materialisations. A run
+covers a range of partitions, and in Dagster 1.13 an `AssetCheckResult` takes its partition from the step's
+single partition key, which a range run does not have; so each evaluation is an `AssetCheckEvaluation` naming
+its partition, and the specs' `partitions_def` makes each run plan the checks for every partition it covers.
+An evaluation also names the materialisation it judged (Dagster shows a check whose target is older than the
+partition's latest materialisation as not evaluated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+# Not exported at the top level; Dagster's own AssetCheckResult fills it in the same way.
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
+from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.resources import DataQualityLimits
+from etl_project.loading import BatchAccounting, RowsAccount
+
+BATCH_FILE_READABLE = "batch_file_readable"
+ROWS_ACCOUNTED_FOR = "rows_accounted_for"
+REJECTED_SHARE = "rejected_share"
+#: Spec metadata: failed evaluations of this check are posted to Slack (by the alerts feature's sensor).
+ALERT_ON_FAILURE = "etl/alert_on_failure"
+
+
+def batch_check_specs(raw_events: dg.AssetKey, event_tables: list[dg.AssetKey]) -> list[dg.AssetCheckSpec]:
+    """The specs of batch_event_tables' checks: readability on raw_events, data quality on every asset."""
+    readable = dg.AssetCheckSpec(
+        BATCH_FILE_READABLE,
+        asset=raw_events,
+        partitions_def=batch_partitions,
+        description=(
+            "Fails when the batch file cannot be read at all (empty, not UTF-8, not CSV, wrong header, missing): "
+            "the file is quarantined, its `reason` is in this check's metadata, and the other batches of the run "
+            "load as usual. `etl quarantine retry|drop BATCH` (or quarantined_batch_job) deals with it."
+        ),
+    )
+    quality = []
+    for key in [raw_events, *event_tables]:
+        rows = (
+            "the file's rows"
+            if key == raw_events
+            else f"the file's rows of the `{key.to_user_string()}` type"
+        )
+        descriptions = {
+            ROWS_ACCOUNTED_FOR: (
+                f"Every one of {rows} is either loaded or rejected with a reason: loaded + rejected = rows in "
+                "the file, counted in the committed tables after the load."
+            ),
+            REJECTED_SHARE: (
+                f"Warns when more of {rows} were rejected than ETL_MAX_REJECTED_PERCENT (default 5%); the most "
+                "frequent reasons are in `top_reasons`, the rows themselves in the materialisation's "
+                "`rejected_rows` table."
+            ),
+        }
+        quality += [
+            dg.AssetCheckSpec(
+                name,
+                asset=key,
+                partitions_def=batch_partitions,
+                metadata={ALERT_ON_FAILURE: True},
+                description=description,
+            )
+            for name, description in descriptions.items()
+        ]
+    return [readable, *quality]
+
+
+def _target(
+    instance: dg.DagsterInstance, key: dg.AssetKey, batch_id: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The partition's latest materialisation, which the evaluation judges (None if it never materialised)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[batch_id]), limit=1
+    ).records
+    if not records:
+        return None
+    record = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+    )
+
+
+def readable_evaluation(
+    instance: dg.DagsterInstance, raw_events: dg.AssetKey, batch_id: str, filename: str, problem: str | None
+) -> dg.AssetCheckEvaluation:
+    """`batch_file_readable` of one batch: passed, or failed with the reason the file was quarantined."""
+    return dg.AssetCheckEvaluation(
+        asset_key=raw_events,
+        check_name=BATCH_FILE_READABLE,
+        passed=problem is None,
+        severity=dg.AssetCheckSeverity.ERROR,
+        partition=batch_id,
+        target_materialization_data=_target(instance, raw_events, batch_id),
+        description=f"Quarantined: {problem}" if problem else "The file was read.",
+        metadata={"file": filename, "reason": problem or ""},
+    )
+
+
+def _account_metadata(filename: str, account: RowsAccount) -> dict[str, object]:
+    return {
+        "file": filename,
+        "rows_in_file": account.rows_in_file,
+        "rows_loaded": account.rows_loaded,
+        "rows_rejected": account.rows_rejected,
+        "rejected_percent": account.rejected_percent,
+        "top_reasons": dg.MetadataValue.json(account.top_reasons()),
+    }
+
+
+def data_quality_evaluations(
+    instance: dg.DagsterInstance,
+    accounts: dict[dg.AssetKey, RowsAccount],
+    batch_id: str,
+    filename: str,
+    limits: DataQualityLimits,
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """`rows_accounted_for` and `rejected_share` of one batch, for each asset's account of its rows."""
+    for key, account in accounts.items():
+        metadata = _account_metadata(filename, account)
+        target = _target(instance, key, batch_id)
+        yield dg.AssetCheckEvaluation(
+            asset_key=key,
+            check_name=ROWS_ACCOUNTED_FOR,
+            passed=account.accounted_for,
+            severity=dg.AssetCheckSeverity.ERROR,
+            partition=batch_id,
+            target_materialization_data=target,
+            description=(
+                f"{account.rows_loaded} loaded + {account.rows_rejected} rejected "
+                f"{'=' if account.accounted_for else '!='} {account.rows_in_file} rows in {filename}"
+            ),
+            metadata=metadata,
+        )
+        too_many = account.rejected_percent > limits.max_rejected_percent
+        reasons = ", ".join(f"{r['reason']} ({r['count']})" for r in account.top_reasons())
+        yield dg.AssetCheckEvaluation(
+            asset_key=key,
+            check_name=REJECTED_SHARE,
+            passed=not too_many,
+            severity=dg.AssetCheckSeverity.WARN,
+            partition=batch_id,
+            target_materialization_data=target,
+            description=(
+                f"{account.rejected_percent}% of {account.rows_in_file} rows rejected "
+                f"(limit {limits.max_rejected_percent}%)" + (f": {reasons}" if reasons else "")
+            ),
+            metadata={**metadata, "max_rejected_percent": limits.max_rejected_percent},
+        )
+
+
+def accounts_by_asset(raw_events: dg.AssetKey, accounting: BatchAccounting) -> dict[dg.AssetKey, RowsAccount]:
+    """Each asset's account of the batch: the whole file for raw_events, its event type's rows for a table."""
+    return {raw_events: accounting.file, **{dg.AssetKey(t): a for t, a in accounting.tables.items()}}
