@@ -17,25 +17,25 @@ STORES = {
 }
 EXPECTED_FLAGGED = [
     {
-        "store_id": 3,
-        "store_name": "Corner",
-        "as_of_amount": 0.0,
-        "baseline_amount": 100.0,
-        "percent_change": -100.0,
+        "store": "Corner",
+        "id": 3,
+        "amount_of_the_day": 0.0,
+        "seven_day_average": 100.0,
+        "change_percent": -100.0,
     },
     {
-        "store_id": 1,
-        "store_name": "Twin Shop",
-        "as_of_amount": 50.0,
-        "baseline_amount": 100.0,
-        "percent_change": -50.0,
+        "store": "Twin Shop",
+        "id": 1,
+        "amount_of_the_day": 50.0,
+        "seven_day_average": 100.0,
+        "change_percent": -50.0,
     },
     {
-        "store_id": 6,
-        "store_name": "Weekend",
-        "as_of_amount": 60.0,
-        "baseline_amount": 85.71,
-        "percent_change": -30.0,
+        "store": "Weekend",
+        "id": 6,
+        "amount_of_the_day": 60.0,
+        "seven_day_average": 85.71,
+        "change_percent": -30.0,
     },
 ]
 

@@ -18,14 +18,26 @@ from etl_project import definitions
 from etl_project.paths import PROJECT_ROOT
 
 ASSETS = {"raw_events", "stores", "products", "orders", "sales", "store_daily_sales"}
-ASSET_CHECKS = {"store_daily_sales:sales_drop_check"}
-JOBS = {"load_batches_job", "generate_batch_job", "replay_late_events_job"}
-SCHEDULES = {"generate_batch_every_minute", "replay_late_events_every_10_minutes"}
+ASSET_CHECKS = {
+    "store_daily_sales:sales_drop_check",
+    *(f"{asset}:freshness_check" for asset in ("raw_events", "stores", "products", "orders", "sales")),
+}
+JOBS = {"load_batches_job", "generate_batch_job", "replay_late_events_job", "daily_sales_verdict_job"}
+SCHEDULES = {
+    "generate_batch_every_minute",
+    "replay_late_events_every_10_minutes",
+    "daily_sales_verdict_schedule",
+}
 SENSORS = {
     "batch_file_sensor",
     "analytics_automation_sensor",
     "sales_drop_slack_sensor",
     "batch_partition_retention_sensor",
+    "check_failure_slack_sensor",
+    "ingestion_freshness_sensor",
+    "ingestion_silence_slack_sensor",
+    "quarantined_file_slack_sensor",
+    "run_failure_slack_sensor",
 }
 RESOURCES = {"etl_database", "shared_directory", "sales_drop_rules", "alert_channel", "partition_retention"}
 
@@ -38,13 +50,19 @@ DEFINED_IN = {
     "sales_analytics.assets": ["store_daily_sales"],
     "sales_analytics.checks": ["sales_drop_check"],
     "sales_analytics.sensors": ["analytics_automation_sensor", "sales_drop_slack_sensor"],
+    "sales_analytics.schedules": ["daily_sales_verdict_job"],
+    "alerting.check_failure_sensor": ["check_failure_slack_sensor"],
+    "alerting.quarantine_sensor": ["quarantined_file_slack_sensor"],
+    "alerting.run_failure_sensor": ["run_failure_slack_sensor"],
+    "alerting.silence_sensor": ["ingestion_silence_slack_sensor"],
     "generator.jobs": ["generate_batch_job"],
     "generator.schedules": ["generate_batch_schedule"],
     "operations.sensors": ["batch_partition_retention_sensor"],
 }
 RESOURCES_DEFINED_IN = {
     "resources": {"etl_database", "shared_directory"},
-    "sales_analytics.resources": {"sales_drop_rules", "alert_channel"},
+    "sales_analytics.resources": {"sales_drop_rules"},
+    "alerting.resources": {"alert_channel"},
     "operations.resources": {"partition_retention"},
 }
 

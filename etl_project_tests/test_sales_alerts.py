@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pytest
 
+from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.checks import sales_drop_check
-from etl_project.defs.sales_analytics.resources import AlertChannel, SalesDropRules
+from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.defs.sales_analytics.sensors import sales_drop_slack_sensor
 from etl_project.generator.events import write_batch_file
 from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
@@ -63,8 +64,9 @@ def test_check_flags_exactly_the_right_stores_with_their_numbers(sales_history, 
 
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert evaluation.metadata["flagged_stores"].value == EXPECTED_FLAGGED
-    assert evaluation.metadata["threshold_percent"].value == -20
+    assert [r.data for r in evaluation.metadata["flagged_stores"].records] == EXPECTED_FLAGGED
+    assert evaluation.metadata["rule"].value["threshold_percent"] == -20
+    assert evaluation.metadata["verdict_final"].value is True
     assert evaluation.metadata["stores_examined"].value == 5
     assert evaluation.metadata["stores_below_min_baseline"].value == 1
     assert evaluation.metadata["as_of_date"].value == "2025-04-20"
@@ -73,7 +75,7 @@ def test_check_flags_exactly_the_right_stores_with_their_numbers(sales_history, 
 def test_threshold_is_configurable(sales_history, instance, etl_database):
     rules = SalesDropRules(as_of_date=AS_OF.isoformat(), threshold_percent=-60, min_baseline_amount=50)
     evaluation = _evaluate(instance, etl_database, rules)
-    assert [s["store_id"] for s in evaluation.metadata["flagged_stores"].value] == [3]
+    assert [r.data["id"] for r in evaluation.metadata["flagged_stores"].records] == [3]
 
 
 def test_passing_evaluation_says_how_many_stores_were_examined(sales_history, instance, etl_database):
@@ -149,7 +151,7 @@ def test_without_slack_settings_the_message_is_logged_as_a_dry_run(
     _evaluate(instance, etl_database)
     capfd.readouterr()
     summary = _tick(instance, etl_database, AlertChannel())
-    assert "delivered via dry-run" in summary
+    assert "sent 1 message to dry-run" in summary
     logged = capfd.readouterr().err
     assert "would send" in logged and "Corner (store id 3)" in logged
     with db.cursor() as cur:
@@ -187,4 +189,4 @@ def test_a_check_that_was_planned_but_never_ran_sends_nothing(sales_history, ins
     assert not result.success
     with FakeSlack() as slack:
         summary = _tick(instance, etl_database, _bot(slack))
-    assert slack.messages == [] and "0 alert(s) queued" in summary
+    assert slack.messages == [] and "0 sales alert(s) queued" in summary
