@@ -139,6 +139,6 @@ def sales_drop_check(
     return dg.AssetCheckResult(
         passed=not flagged and not no_sales_data,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"{description} ({verdict.split(':')[0]})",
+        description=f"{description} ({'final' if final else 'provisional'})",
         metadata=metadata,
     )

@@ -2,16 +2,16 @@
 
 import dagster as dg
 
-from etl_project.defs.sales_analytics.checks import sales_drop_check
+from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.resources import verdict_schedule_from_env
 from etl_project.defs.sales_analytics.verdict import AS_OF_TAG, day_judged_at
 
 daily_sales_verdict_job = dg.define_asset_job(
     "daily_sales_verdict_job",
-    selection=dg.AssetSelection.checks(sales_drop_check),
+    selection=dg.AssetSelection.assets(store_daily_sales),  # with its check, sales_drop_check
     description=(
-        "Evaluates sales_drop_check for one day (the run's etl/sales_drop_as_of tag; default yesterday) "
-        "without refreshing store_daily_sales. Run by daily_sales_verdict_schedule."
+        "Refreshes store_daily_sales and evaluates sales_drop_check for one day (the run's "
+        "etl/sales_drop_as_of tag; default yesterday). Run by daily_sales_verdict_schedule."
     ),
 )
 
