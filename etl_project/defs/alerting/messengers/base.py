@@ -33,7 +33,10 @@ class AlertMessage:
     def as_blocks(self) -> list[dict[str, Any]]:
         """Slack Block Kit: a header, the findings one per line, a button to the UI."""
         blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": self.title[:HEADER_MAX_CHARS]}}
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": self.title[:HEADER_MAX_CHARS], "emoji": True},
+            }
         ]
         section = ""
         for line in (f"• {escape_mrkdwn(line)}" for line in self.lines):
