@@ -1,6 +1,8 @@
 """quarantined_file_slack_sensor: each file the loader could not read (utilities.processed_files rows with
 status 'quarantined') is announced once per file version, naming the file and the reason."""
 
+from urllib.parse import quote
+
 import dagster as dg
 import psycopg2.extensions
 
@@ -37,7 +39,7 @@ def _queue_new_quarantines(
     cur.execute(_NOT_ANNOUNCED_SQL)
     queued = []
     for alert_key, batch_id, filename, error, _size in cur.fetchall():
-        link = channel.link(f"/assets/raw_events?view=partitions&partition={batch_id}")
+        link = channel.link(f"/assets/raw_events?view=partitions&partition={quote(batch_id, safe='')}")
         message = quarantined_file_message(batch_id, filename, error or "unknown", link)
         if enqueue_alert(cur, alert_key, "quarantined_file", message, destinations) is not None:
             queued.append(filename)
