@@ -12,7 +12,7 @@ from etl_project.defs.alerting.check_failure_sensor import check_failure_slack_s
 from etl_project.defs.alerting.freshness import ingestion_freshness
 from etl_project.defs.alerting.quarantine_sensor import quarantined_file_slack_sensor
 from etl_project.defs.alerting.resources import AlertChannel
-from etl_project.defs.alerting.run_failure_sensor import run_failure_slack_sensor
+from etl_project.defs.alerting.run_failure_sensor import first_error_line, run_failure_slack_sensor
 from etl_project.defs.alerting.silence_sensor import ingestion_silence_slack_sensor
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
@@ -133,6 +133,11 @@ def nightly_export() -> None:
     raise ValueError("disk full while writing export.csv\nsecond line of detail")
 
 
+@dg.asset
+def refused_export() -> None:
+    raise dg.Failure(description="3 of 4 export files could not be written")
+
+
 def test_a_failed_run_is_announced_once_with_job_error_and_link(instance, etl_database):
     result = dg.materialize([nightly_export], instance=instance, raise_on_error=False)
     assert not result.success
@@ -154,6 +159,12 @@ def test_a_failed_run_is_announced_once_with_job_error_and_link(instance, etl_da
     assert "second line" not in message["text"]
     assert f"http://127.0.0.1:3000/runs/{run.run_id}" in message["text"]
     assert "already announced" in summary
+
+
+def test_a_failure_raised_by_our_code_is_quoted_without_dagsters_class_name(instance):
+    result = dg.materialize([refused_export], instance=instance, raise_on_error=False)
+    line = first_error_line(instance, result.run_id, fallback="")
+    assert line == "3 of 4 export files could not be written"
 
 
 def test_silent_ingestion_is_announced_once_and_its_end_once(instance, resources, shared_dir, etl_database):

@@ -7,6 +7,8 @@ from etl_project.defs.alerting.outbox import deliver_pending, enqueue_alert
 from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.resources import EtlDatabase
 
+DAGSTER_FAILURE = f"{dg.Failure.__module__}.{dg.Failure.__name__}"
+
 
 def first_error_line(instance: dg.DagsterInstance, run_id: str, fallback: str) -> str:
     """The first line of the run's first step error (what went wrong), or `fallback` (the run's own message)."""
@@ -16,7 +18,9 @@ def first_error_line(instance: dg.DagsterInstance, run_id: str, fallback: str) -
             # A user error is wrapped by Dagster; the innermost cause says what happened.
             while error.cause is not None and error.message.startswith("dagster._core.errors."):
                 error = error.cause
-            return (error.message.strip().splitlines() or [fallback])[0]
+            line = (error.message.strip().splitlines() or [fallback])[0]
+            # dg.Failure is the code saying what went wrong in its own words: its class name adds nothing.
+            return line.removeprefix(f"{DAGSTER_FAILURE}: ")
     return (fallback.strip().splitlines() or ["(no message)"])[0]
 
 
