@@ -201,3 +201,29 @@ def test_silent_ingestion_is_announced_once_and_its_end_once(instance, resources
         ":white_check_mark: Data is flowing again",
     ]
     assert "ingestion silent" in summary
+
+
+def test_a_destination_that_is_down_holds_back_only_its_own_messages_and_gets_them_in_order(
+    instance, resources, shared_dir, etl_database
+):
+    for name in ("broken_a", "broken_b"):
+        (shared_dir / f"{name}.csv").write_text("not,a\nbatch,file\n", encoding="utf-8")
+        materialize_batches(instance, resources, [name], raise_on_error=False)
+    with FakeSlack() as down, FakeSlack() as up:
+        channel = AlertChannel(
+            slack_webhook_url=down.webhook_url,
+            slack_bot_token=BOT_TOKEN,
+            slack_channel="#alerts",
+            slack_api_url=up.api_url,
+        )
+        down.mode = "http_500"
+        during, _ = _tick(quarantined_file_slack_sensor, instance, etl_database, channel)
+        assert [m["via"] for m in up.messages] == ["bot", "bot"] and down.messages == []
+        assert "sent 2 messages to #alerts" in during and "2 pending" in during and "HTTP 500" in during
+        down.mode = "ok"
+        after, _ = _tick(quarantined_file_slack_sensor, instance, etl_database, channel)
+    assert [m["text"].split("\n")[0] for m in down.messages] == [
+        ":no_entry: Quarantined file broken_a.csv",
+        ":no_entry: Quarantined file broken_b.csv",
+    ]
+    assert len(up.messages) == 2 and "sent 2 messages to webhook" in after
