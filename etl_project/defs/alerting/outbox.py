@@ -36,7 +36,7 @@ class DeliveryReport:
 
     def summary(self) -> str:
         if self.busy:
-            return "delivery left to another sensor's tick"
+            return "another alert sensor is delivering right now (it sends these too)"
         sent = ", ".join(
             f"sent {n} message{'s' if n != 1 else ''} to {destination}"
             for destination, n in self.sent.items()

@@ -9,7 +9,6 @@
 import dagster as dg
 import psycopg2.extensions
 
-from etl_project.defs.alerting.messengers import AlertMessage
 from etl_project.defs.alerting.outbox import deliver_pending, enqueue_alert
 from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.defs.sales_analytics.assets import store_daily_sales
@@ -84,7 +83,7 @@ def _queue_verdict(
     if not new:
         return False
     threshold = float(metadata["rule"]["threshold_percent"])
-    message: AlertMessage = sales_drop_message(as_of, new, threshold, link)
+    message = sales_drop_message(as_of, new, threshold, link)
     message_id = enqueue_alert(
         cur, f"sales_drop:{evaluation_key}", "sales_drop", message, destinations, as_of
     )
