@@ -245,8 +245,10 @@ def test_the_schedule_judges_yesterday_whether_or_not_data_arrived(sales_history
         jobs=[daily_sales_verdict_job],
         resources={"etl_database": etl_database, "sales_drop_rules": SalesDropRules(min_baseline_amount=50)},
     )
-    result = defs.get_job_def("daily_sales_verdict_job").execute_in_process(
-        instance=instance, tags=request.tags
+    result = (
+        defs.get_repository_def()
+        .get_job("daily_sales_verdict_job")
+        .execute_in_process(instance=instance, tags=request.tags)
     )
     [evaluation] = result.get_asset_check_evaluations()
     assert evaluation.metadata["as_of_date"].value == "2025-04-20"
