@@ -17,30 +17,32 @@ STORES = {
 }
 EXPECTED_FLAGGED = [
     {
-        "store_id": 3,
-        "store_name": "Corner",
-        "as_of_amount": 0.0,
-        "baseline_amount": 100.0,
-        "percent_change": -100.0,
+        "store": "Corner",
+        "id": 3,
+        "amount_of_the_day": 0.0,
+        "seven_day_average": 100.0,
+        "change_percent": -100.0,
     },
     {
-        "store_id": 1,
-        "store_name": "Twin Shop",
-        "as_of_amount": 50.0,
-        "baseline_amount": 100.0,
-        "percent_change": -50.0,
+        "store": "Twin Shop",
+        "id": 1,
+        "amount_of_the_day": 50.0,
+        "seven_day_average": 100.0,
+        "change_percent": -50.0,
     },
     {
-        "store_id": 6,
-        "store_name": "Weekend",
-        "as_of_amount": 60.0,
-        "baseline_amount": 85.71,
-        "percent_change": -30.0,
+        "store": "Weekend",
+        "id": 6,
+        "amount_of_the_day": 60.0,
+        "seven_day_average": 85.71,
+        "change_percent": -30.0,
     },
 ]
 
 
-def history_events() -> list[Event]:
+def history_events(as_of: date = AS_OF) -> list[Event]:
+    """The scenario's events; `as_of` moves the whole history so that its drops fall on that day."""
+    shift = as_of - AS_OF
     ts = "2025-04-01 09:00:00"
     events = [Event("product_event", {"id": 1, "created_at": ts, "name": "Widget", "price": 10.0})]
     events.append(Event("order_event", {"id": 1, "created_at": ts, "user_id": 1}))
@@ -55,6 +57,11 @@ def history_events() -> list[Event]:
         per_day = {**per_day, AS_OF: as_of_items, AS_OF - timedelta(days=8): 100}  # outside the window
         for day, items in per_day.items():
             if items:
-                sale = {"sale_date": day.isoformat(), "order_id": 1, "store_id": store_id, "product_id": 1}
+                sale = {
+                    "sale_date": (day + shift).isoformat(),
+                    "order_id": 1,
+                    "store_id": store_id,
+                    "product_id": 1,
+                }
                 events.append(Event("sales_event", {**sale, "quantity": items}))
     return events

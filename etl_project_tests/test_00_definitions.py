@@ -24,16 +24,31 @@ ASSET_CHECKS = {
     *(
         f"{table}:{check}"
         for table in ("raw_events", "stores", "products", "orders", "sales")
-        for check in ("rows_accounted_for", "rejected_share")
+        for check in ("rows_accounted_for", "rejected_share", "freshness_check")
     ),
 }
-JOBS = {"load_batches_job", "generate_batch_job", "replay_late_events_job", "quarantined_batch_job"}
-SCHEDULES = {"generate_batch_every_minute", "replay_late_events_every_10_minutes"}
+JOBS = {
+    "load_batches_job",
+    "generate_batch_job",
+    "replay_late_events_job",
+    "quarantined_batch_job",
+    "daily_sales_verdict_job",
+}
+SCHEDULES = {
+    "generate_batch_every_minute",
+    "replay_late_events_every_10_minutes",
+    "daily_sales_verdict_schedule",
+}
 SENSORS = {
     "batch_file_sensor",
     "analytics_automation_sensor",
     "sales_drop_slack_sensor",
     "batch_partition_retention_sensor",
+    "check_failure_slack_sensor",
+    "ingestion_freshness_sensor",
+    "ingestion_silence_slack_sensor",
+    "quarantined_file_slack_sensor",
+    "run_failure_slack_sensor",
 }
 RESOURCES = {
     "etl_database",
@@ -54,13 +69,19 @@ DEFINED_IN = {
     "sales_analytics.assets": ["store_daily_sales"],
     "sales_analytics.checks": ["sales_drop_check"],
     "sales_analytics.sensors": ["analytics_automation_sensor", "sales_drop_slack_sensor"],
+    "sales_analytics.schedules": ["daily_sales_verdict_job"],
+    "alerting.check_failure_sensor": ["check_failure_slack_sensor"],
+    "alerting.quarantine_sensor": ["quarantined_file_slack_sensor"],
+    "alerting.run_failure_sensor": ["run_failure_slack_sensor"],
+    "alerting.silence_sensor": ["ingestion_silence_slack_sensor"],
     "generator.jobs": ["generate_batch_job"],
     "generator.schedules": ["generate_batch_schedule"],
     "operations.sensors": ["batch_partition_retention_sensor"],
 }
 RESOURCES_DEFINED_IN = {
     "resources": {"etl_database", "shared_directory"},
-    "sales_analytics.resources": {"sales_drop_rules", "alert_channel"},
+    "sales_analytics.resources": {"sales_drop_rules"},
+    "alerting.resources": {"alert_channel"},
     "operations.resources": {"partition_retention"},
     "ingestion.resources": {"data_quality_limits"},
 }

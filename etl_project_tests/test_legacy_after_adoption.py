@@ -152,8 +152,8 @@ def test_sales_drop_check_flags_the_legacy_store_on_its_first_evaluation(adopted
 
     [evaluation] = result.get_asset_check_evaluations()
     assert not evaluation.passed
-    flagged = evaluation.metadata["flagged_stores"].value
+    flagged = [r.data for r in evaluation.metadata["flagged_stores"].records]
     assert [
-        (s["store_id"], s["as_of_amount"], s["baseline_amount"], s["percent_change"]) for s in flagged
+        (s["id"], s["amount_of_the_day"], s["seven_day_average"], s["change_percent"]) for s in flagged
     ] == [(adopted.history.dropping_store_id, 20.0, 100.0, -80.0)]
     assert evaluation.metadata["stores_examined"].value == 2  # the steady store too

@@ -197,6 +197,6 @@ def test_sales_drop_check_sees_legacy_sales(instance, resources, etl_database, s
     )
     [evaluation] = result.get_asset_check_evaluations()
     assert not evaluation.passed
-    assert [(s["store_id"], s["percent_change"]) for s in evaluation.metadata["flagged_stores"].value] == [
-        (2, -80.0)
-    ]
+    assert [
+        (r.data["id"], r.data["change_percent"]) for r in evaluation.metadata["flagged_stores"].records
+    ] == [(2, -80.0)]

@@ -7,7 +7,10 @@ import psycopg2
 import pytest
 
 from etl_project.cli import build_parser
-from etl_project.definitions import build_resources
+from etl_project.definitions import build_resources, load_definitions
+from etl_project.defs.alerting.check_failure_sensor import check_failure_slack_sensor
+from etl_project.defs.alerting.quarantine_sensor import quarantined_file_slack_sensor
+from etl_project.defs.alerting.silence_sensor import ingestion_silence_slack_sensor
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.sales_analytics.assets import store_daily_sales
@@ -59,9 +62,24 @@ def test_a_full_run_with_secrets_set_logs_none_of_them(
         context = dg.build_sensor_context(instance=instance, resources=resources)
         summary = sales_drop_slack_sensor(context).skip_message
         assert "1 pending" in summary and slack.requests >= 1
+        summaries = [summary]
+        # Every other alert path, with the code location's definitions: the quarantined file is queued too.
+        for sensor in (
+            quarantined_file_slack_sensor,
+            check_failure_slack_sensor,
+            ingestion_silence_slack_sensor,
+        ):
+            context = dg.build_sensor_context(
+                instance=instance, resources=resources, definitions=load_definitions()
+            )
+            summaries.append(sensor(context).skip_message)
+        assert "quarantined: broken.csv" in summaries[1] and "2 pending" in summaries[1]
 
     captured = capfd.readouterr()
-    seen = [summary, captured.out, captured.err, caplog.text]
+    seen = [*summaries, captured.out, captured.err, caplog.text]
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT message::text, coalesce(last_error, '') FROM utilities.alert_outbox")
+        seen += [text for row in cur.fetchall() for text in row]
     for run in instance.get_runs():
         seen += [str(record) for record in instance.all_logs(run.run_id)]
         seen.append(str(run.run_config))

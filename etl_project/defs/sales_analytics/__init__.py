@@ -1,10 +1,11 @@
-"""Sales analytics and sales-drop alerting.
+"""Sales analytics: store_daily_sales, the sales-drop check, its daily verdict and its Slack alerts.
 
 assets.py               store_daily_sales and its automation condition
 checks.py               sales_drop_check (the rule's SQL is etl_db/queries/sales_drop.sql)
+verdict.py              when a day's verdict is due (ETL_SALES_DROP_SCHEDULE)
+schedules.py            daily_sales_verdict_schedule and its job
 sensors.py              analytics_automation_sensor, sales_drop_slack_sensor
-resources.py            SalesDropRules (thresholds, as-of day) and AlertChannel (which channel)
-alert_outbox.py         the PostgreSQL outbox: each (store, day) alerted once, in order, retried
-sales_drop_message.py   the text of an alert
-messengers/             the channels: Slack bot, Slack webhook, dry run
+resources.py            SalesDropRules (thresholds, as-of day, verdict schedule)
+sales_drop_message.py   the text of a sales alert
+The outbox and the Slack destinations are the alerting feature's (etl_project/defs/alerting/).
 """

@@ -1,14 +1,28 @@
-"""`sales_drop_check`: warns when an active store's sales fell sharply against its own recent average."""
+"""`sales_drop_check`: warns when an active store's sales fell sharply against its own recent average, or when
+a whole day has no sales data at all."""
 
-from dataclasses import asdict, dataclass
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.resources import SalesDropRules
+from etl_project.defs.sales_analytics.verdict import AS_OF_TAG, verdict_due_at
 from etl_project.queries import analytic_query
 from etl_project.resources import EtlDatabase
+
+#: The columns of the `flagged_stores` table shown in the UI (and read back by sales_drop_slack_sensor).
+FLAGGED_STORES_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("store", "string"),
+        dg.TableColumn("id", "int"),
+        dg.TableColumn("amount_of_the_day", "float"),
+        dg.TableColumn("seven_day_average", "float"),
+        dg.TableColumn("change_percent", "float"),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +35,17 @@ class StoreSalesDrop:
     baseline_amount: float
     percent_change: float
 
+    def as_record(self) -> dg.TableRecord:
+        return dg.TableRecord(
+            {
+                "store": self.store_name,
+                "id": self.store_id,
+                "amount_of_the_day": self.as_of_amount,
+                "seven_day_average": self.baseline_amount,
+                "change_percent": self.percent_change,
+            }
+        )
+
 
 @dataclass(frozen=True)
 class SalesDropFindings:
@@ -28,11 +53,12 @@ class SalesDropFindings:
     stores_examined: int
     below_min_baseline: int
     flagged: list[StoreSalesDrop]
+    stores_with_sales: int  # stores (any status) with a sale on the day: 0 means no sales data at all
+    amount_of_the_day: float
 
 
-def find_sales_drops(etl_database: EtlDatabase, rules: SalesDropRules) -> SalesDropFindings:
-    """Evaluate the rule of `etl_db/queries/sales_drop.sql` for the rules' as-of date."""
-    as_of = rules.evaluation_date()
+def find_sales_drops(etl_database: EtlDatabase, rules: SalesDropRules, as_of: date) -> SalesDropFindings:
+    """Evaluate the rule of `etl_db/queries/sales_drop.sql` for `as_of`."""
     with etl_database.connect() as conn, conn, conn.cursor() as cur:
         cur.execute(
             analytic_query("sales_drop"),
@@ -43,51 +69,76 @@ def find_sales_drops(etl_database: EtlDatabase, rules: SalesDropRules) -> SalesD
             },
         )
         rows = cur.fetchall()
+        cur.execute(
+            "SELECT count(*), coalesce(sum(amount), 0) FROM etl.store_daily_sales WHERE sale_date = %s",
+            (as_of,),
+        )
+        stores_with_sales, amount = cur.fetchone()
     flagged = [
         StoreSalesDrop(int(store_id), name, float(amount), float(baseline), float(pct))
         for store_id, name, amount, baseline, pct, _, is_flagged in rows
         if is_flagged
     ]
     below = sum(1 for *_, large_enough, _ in rows if not large_enough)
-    return SalesDropFindings(as_of, len(rows), below, flagged)
+    return SalesDropFindings(as_of, len(rows), below, flagged, stores_with_sales, float(amount))
 
 
-def _markdown_table(flagged: list[StoreSalesDrop]) -> str:
-    lines = ["| store | id | as-of amount | 7-day average | change |", "|---|---|---:|---:|---:|"]
-    lines += [
-        f"| {s.store_name} | {s.store_id} | {s.as_of_amount:,.2f} | {s.baseline_amount:,.2f} | {s.percent_change:+.1f}% |"
-        for s in flagged
-    ]
-    return "\n".join(lines)
+def _verdict(rules: SalesDropRules, as_of: date) -> tuple[bool, str]:
+    """(final, how it reads): final once the day's scheduled verdict time has passed."""
+    due = verdict_due_at(as_of, rules.verdict_schedule, rules.timezone)
+    final = datetime.now(ZoneInfo(rules.timezone)) >= due
+    when = due.strftime("%Y-%m-%d %H:%M %Z")
+    return final, (f"final (due {when})" if final else f"provisional: the day is judged at {when}")
 
 
 @dg.asset_check(asset=store_daily_sales, name="sales_drop_check", blocking=False)
-def sales_drop_check(etl_database: EtlDatabase, sales_drop_rules: SalesDropRules) -> dg.AssetCheckResult:
-    """Warns when an active store's sales yesterday fell at or below the threshold (default -20%) against
-    the average of the 7 days before, counting days without sales as zero. Stores with a small baseline,
-    closed stores and test stores are not flagged. Failures are posted to Slack by sales_drop_slack_sensor.
+def sales_drop_check(
+    context: dg.AssetCheckExecutionContext, etl_database: EtlDatabase, sales_drop_rules: SalesDropRules
+) -> dg.AssetCheckResult:
+    """Which stores' sales fell yesterday: an active store is flagged when its amount of the day is at or below
+    the threshold (default -20%) against its 7-day average (days without sales count as zero). Stores with a
+    small baseline, closed and test stores are never flagged; a day without any sales data fails as such.
+    Runs with each refresh of store_daily_sales (provisional until the day is due) and by
+    daily_sales_verdict_schedule; sales_drop_slack_sensor posts final verdicts to Slack.
     """
-    findings = find_sales_drops(etl_database, sales_drop_rules)
+    tagged = context.run.tags.get(AS_OF_TAG)
+    as_of = date.fromisoformat(tagged) if tagged else sales_drop_rules.evaluation_date()
+    findings = find_sales_drops(etl_database, sales_drop_rules, as_of)
+    final, verdict = _verdict(sales_drop_rules, as_of)
+    no_sales_data = findings.stores_with_sales == 0
+    flagged = [] if no_sales_data else findings.flagged
     metadata: dict[str, object] = {
-        "as_of_date": findings.as_of_date.isoformat(),
-        "threshold_percent": sales_drop_rules.threshold_percent,
-        "min_baseline_amount": sales_drop_rules.min_baseline_amount,
+        "flagged_stores": dg.MetadataValue.table(
+            [s.as_record() for s in flagged], schema=FLAGGED_STORES_SCHEMA
+        ),
+        "as_of_date": as_of.isoformat(),
+        "amount_of_the_day": findings.amount_of_the_day,
+        "stores_flagged": len(flagged),
         "stores_examined": findings.stores_examined,
         "stores_below_min_baseline": findings.below_min_baseline,
-        "stores_flagged": len(findings.flagged),
-        "flagged_stores": dg.MetadataValue.json([asdict(s) for s in findings.flagged]),
+        "no_sales_data": no_sales_data,
+        "verdict": verdict,
+        "verdict_final": final,
+        "rule": dg.MetadataValue.json(
+            {
+                "threshold_percent": sales_drop_rules.threshold_percent,
+                "min_baseline_amount": sales_drop_rules.min_baseline_amount,
+                "timezone": sales_drop_rules.timezone,
+            }
+        ),
     }
-    if findings.flagged:
-        metadata["flagged_table"] = dg.MetadataValue.md(_markdown_table(findings.flagged))
+    if no_sales_data:
+        description = f"No sales data for {as_of}: no store has any sale that day"
+    elif flagged:
         description = (
-            f"{len(findings.flagged)} of {findings.stores_examined} stores fell "
-            f"{abs(sales_drop_rules.threshold_percent):g}% or more on {findings.as_of_date}"
+            f"{len(flagged)} of {findings.stores_examined} stores fell "
+            f"{abs(sales_drop_rules.threshold_percent):g}% or more on {as_of}"
         )
     else:
-        description = f"No store fell sharply on {findings.as_of_date} ({findings.stores_examined} examined)"
+        description = f"No store fell sharply on {as_of} ({findings.stores_examined} examined)"
     return dg.AssetCheckResult(
-        passed=not findings.flagged,
+        passed=not flagged and not no_sales_data,
         severity=dg.AssetCheckSeverity.WARN,
-        description=description,
+        description=f"{description} ({'final' if final else 'provisional'})",
         metadata=metadata,
     )

@@ -1,22 +1,23 @@
-"""The sensors of sales analytics and alerting.
+"""The sensors of sales analytics.
 
 - analytics_automation_sensor evaluates store_daily_sales' automation condition, so the table (and with it
   sales_drop_check) follows new sales by itself.
-- sales_drop_slack_sensor posts failed evaluations of sales_drop_check to the alert channel (Slack), each
-  (store, day) once.
+- sales_drop_slack_sensor posts final verdicts of sales_drop_check through the alert outbox: each (store,
+  day) once, and a day without any sales data once.
 """
 
 import dagster as dg
+import psycopg2.extensions
 
-from etl_project.defs.sales_analytics.alert_outbox import (
-    already_alerted,
-    deliver_pending,
-    enqueue_sales_drop_alert,
-)
+from etl_project.defs.alerting.outbox import deliver_pending, enqueue_alert
+from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.checks import sales_drop_check
-from etl_project.defs.sales_analytics.resources import AlertChannel
-from etl_project.defs.sales_analytics.sales_drop_message import sales_drop_message
+from etl_project.defs.sales_analytics.sales_drop_message import (
+    CHECK_PATH,
+    no_sales_data_message,
+    sales_drop_message,
+)
 from etl_project.resources import EtlDatabase
 
 #: Dagster's implicit default automation sensor starts stopped; this one runs as soon as the platform does.
@@ -34,8 +35,8 @@ EVALUATIONS_PER_TICK = 50
 SALES_DROP_CHECK_KEY = next(iter(sales_drop_check.check_keys))
 
 
-def _failed_evaluations(instance: dg.DagsterInstance) -> list[tuple[str, dict]]:
-    """(evaluation key, metadata) of recent failed evaluations, oldest first."""
+def _final_failed_evaluations(instance: dg.DagsterInstance) -> list[tuple[str, dict]]:
+    """(evaluation key, metadata) of recent failed evaluations whose day was due, oldest first."""
     records = instance.event_log_storage.get_asset_check_execution_history(
         SALES_DROP_CHECK_KEY, limit=EVALUATIONS_PER_TICK
     )
@@ -46,8 +47,54 @@ def _failed_evaluations(instance: dg.DagsterInstance) -> list[tuple[str, dict]]:
             continue
         evaluation = record.event.dagster_event.asset_check_evaluation_data
         metadata = {k: v.value for k, v in evaluation.metadata.items()}
-        failed.append((f"{record.run_id}/{record.id}", metadata))
+        if metadata.get("verdict_final", True):  # provisional: the day is not over, or not yet judged
+            failed.append((f"{record.run_id}/{record.id}", metadata))
     return failed
+
+
+def _already_alerted(cur: psycopg2.extensions.cursor, as_of: str, store_ids: list[int]) -> set[int]:
+    cur.execute(
+        "SELECT store_id FROM utilities.sales_drop_alerts WHERE as_of_date = %s AND store_id = ANY(%s)",
+        (as_of, store_ids),
+    )
+    return {row[0] for row in cur.fetchall()}
+
+
+def _queue_verdict(
+    cur: psycopg2.extensions.cursor,
+    evaluation_key: str,
+    metadata: dict,
+    channel: AlertChannel,
+    destinations: list[str],
+) -> bool:
+    """Queue the message of one final failed evaluation, if it says anything not said before."""
+    as_of = metadata["as_of_date"]
+    link = channel.link(CHECK_PATH)
+    if metadata.get("no_sales_data"):
+        message = no_sales_data_message(as_of, link)
+        return (
+            enqueue_alert(cur, f"sales_no_data:{as_of}", "sales_no_data", message, destinations, as_of)
+            is not None
+        )
+    flagged = metadata.get("flagged_stores")
+    stores = [record.data for record in getattr(flagged, "records", None) or []]
+    done = _already_alerted(cur, as_of, [s["id"] for s in stores])
+    new = [s for s in stores if s["id"] not in done]
+    if not new:
+        return False
+    threshold = float(metadata["rule"]["threshold_percent"])
+    message = sales_drop_message(as_of, new, threshold, link)
+    message_id = enqueue_alert(
+        cur, f"sales_drop:{evaluation_key}", "sales_drop", message, destinations, as_of
+    )
+    if message_id is None:
+        return False
+    cur.executemany(
+        "INSERT INTO utilities.sales_drop_alerts (store_id, as_of_date, message_id) VALUES (%s, %s, %s) "
+        "ON CONFLICT DO NOTHING",
+        [(s["id"], as_of, message_id) for s in new],
+    )
+    return True
 
 
 @dg.sensor(
@@ -60,31 +107,19 @@ def _failed_evaluations(instance: dg.DagsterInstance) -> list[tuple[str, dict]]:
 def sales_drop_slack_sensor(
     context: dg.SensorEvaluationContext, etl_database: EtlDatabase, alert_channel: AlertChannel
 ) -> dg.SkipReason:
-    """Sends one message per failed sales_drop_check evaluation naming the stores not alerted yet that day.
-
-    What was sent is recorded in PostgreSQL (utilities.sales_drop_alerts, utilities.alert_outbox), so restarts
-    and re-evaluations never repeat an alert, and a message Slack refused is retried on the next tick.
-    Without Slack settings the message is logged instead (dry run).
+    """Posts each final verdict of sales_drop_check to Slack: the stores not announced yet for that day, or
+    "no sales data for <day>". A day is final from its scheduled verdict time (daily_sales_verdict_schedule);
+    earlier evaluations announce nothing. What was sent is recorded in PostgreSQL, so restarts and
+    re-evaluations never repeat an alert, and a message Slack refused is retried on the next tick.
     """
-    messenger = alert_channel.messenger(context.log)
+    messengers = alert_channel.messengers(context.log)
+    destinations = [m.name for m in messengers]
     queued = 0
     with etl_database.connect() as conn:
-        for evaluation_key, metadata in _failed_evaluations(context.instance):
-            as_of = metadata["as_of_date"]
-            stores = [s for s in metadata.get("flagged_stores") or [] if isinstance(s, dict)]
-            done = already_alerted(conn, as_of, [s["store_id"] for s in stores])
-            new = [s for s in stores if s["store_id"] not in done]
-            if not new:
-                continue
-            message = sales_drop_message(
-                as_of, new, float(metadata["threshold_percent"]), alert_channel.dagster_webserver_url
-            )
-            if enqueue_sales_drop_alert(conn, evaluation_key, as_of, [s["store_id"] for s in new], message):
-                queued += 1
-        report = deliver_pending(conn, messenger)
+        for evaluation_key, metadata in _final_failed_evaluations(context.instance):
+            with conn, conn.cursor() as cur:
+                queued += _queue_verdict(cur, evaluation_key, metadata, alert_channel, destinations)
+        report = deliver_pending(conn, messengers)
     if report.last_error:
         context.log.warning(f"Alert delivery failed, will retry next tick: {report.last_error}")
-    return dg.SkipReason(
-        f"{queued} alert(s) queued, {report.delivered} delivered via {messenger.name}, {report.pending} pending"
-        + (f"; last error: {report.last_error}" if report.last_error else "")
-    )
+    return dg.SkipReason(f"{queued} sales alert(s) queued; {report.summary()}")

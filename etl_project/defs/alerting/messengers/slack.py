@@ -1,39 +1,48 @@
-"""Slack channels through the official client (slack_sdk): a bot token or an incoming webhook."""
+"""Slack destinations: a bot posting to a channel (dagster-slack's SlackResource) or an incoming webhook."""
 
 import logging
 
+from dagster_slack import SlackResource
+from pydantic import Field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from etl_project.defs.sales_analytics.messengers.base import AlertMessage, MessengerError, redact
+from etl_project.defs.alerting.messengers.base import AlertMessage, MessengerError, redact
 
 #: Seconds to wait for Slack before counting the attempt as failed (the sensor retries on a later tick).
 SLACK_TIMEOUT_SECONDS = 10
 
 #: slack_sdk logs each request's URL and body at DEBUG, and for a webhook the URL is the secret: its clients
 #: get a logger of their own that never emits below INFO, whatever the root logger's level.
-_slack_client_log = logging.getLogger("etl_project.defs.sales_analytics.messengers.slack_client")
+_slack_client_log = logging.getLogger("etl_project.defs.alerting.messengers.slack_client")
 _slack_client_log.setLevel(logging.INFO)
 
 
+class SlackApiResource(SlackResource):
+    """dagster-slack's SlackResource with what it lacks: another API base URL (a proxy, or a fake Slack in
+    tests), a timeout, and a logger that never prints the request."""
+
+    api_url: str | None = Field(default=None, description="Slack API base URL override (SLACK_API_URL).")
+
+    def get_client(self) -> WebClient:
+        kwargs = {"base_url": self.api_url.rstrip("/") + "/"} if self.api_url else {}
+        return WebClient(token=self.token, timeout=SLACK_TIMEOUT_SECONDS, logger=_slack_client_log, **kwargs)
+
+
 class SlackBotMessenger:
-    """Posts with `chat.postMessage` as a bot (SLACK_BOT_TOKEN, SLACK_CHANNEL; SLACK_API_URL for tests)."""
+    """Posts with `chat.postMessage` as a bot to one channel, or to a person by user id (a direct message)."""
 
-    name = "slack (bot)"
-
-    def __init__(self, token: str, channel: str, api_url: str | None = None):
-        kwargs = {"base_url": api_url.rstrip("/") + "/"} if api_url else {}
-        self._client = WebClient(
-            token=token, timeout=SLACK_TIMEOUT_SECONDS, logger=_slack_client_log, **kwargs
-        )
+    def __init__(self, slack: SlackApiResource, channel: str):
+        self._client = slack.get_client()
+        self._token = slack.token
         self._channel = channel
-        self._token = token
+        self.name = channel
 
     def send(self, message: AlertMessage) -> None:
         try:
             response = self._client.chat_postMessage(
-                channel=self._channel, text=message.as_text(), unfurl_links=False, mrkdwn=True
+                channel=self._channel, text=message.as_text(), blocks=message.as_blocks(), unfurl_links=False
             )
         except SlackApiError as err:
             error = err.response.get("error") if err.response is not None else None
@@ -50,7 +59,7 @@ class SlackBotMessenger:
 class SlackWebhookMessenger:
     """Posts to an incoming webhook (SLACK_WEBHOOK_URL); the URL is the secret and is never shown."""
 
-    name = "slack (webhook)"
+    name = "webhook"
 
     def __init__(self, webhook_url: str):
         self._client = WebhookClient(webhook_url, timeout=SLACK_TIMEOUT_SECONDS, logger=_slack_client_log)
@@ -58,7 +67,9 @@ class SlackWebhookMessenger:
 
     def send(self, message: AlertMessage) -> None:
         try:
-            response = self._client.send(text=message.as_text(), unfurl_links=False)
+            response = self._client.send(
+                text=message.as_text(), blocks=message.as_blocks(), unfurl_links=False
+            )
         except Exception as err:
             raise MessengerError(
                 redact(f"Slack unreachable: {type(err).__name__}: {err}", [self._url])

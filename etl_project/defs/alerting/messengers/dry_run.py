@@ -1,8 +1,8 @@
-"""The channel used when no alert channel is configured: log the message that would have been sent."""
+"""The destination used when none is configured: log the message that would have been sent."""
 
 import logging
 
-from etl_project.defs.sales_analytics.messengers.base import AlertMessage
+from etl_project.defs.alerting.messengers.base import AlertMessage
 
 
 class DryRunMessenger:

@@ -1,0 +1,136 @@
+"""The PostgreSQL outbox every alert goes through: recorded once, delivered in order, retried until accepted.
+
+Each message is recorded under a key naming what it is about (`sales_drop:2025-04-20:<evaluation>`,
+`run_failed:<run id>`, ...), one row per destination: recording the same key again does nothing, so a sensor
+restart or a re-evaluation never announces the same thing twice. Delivery is a separate step: a message a
+destination refused stays pending, keeps its place in that destination's queue, and is tried again on the
+next tick. Delivery is at least once: a crash between Slack accepting a message and the outbox recording it
+would resend that one message.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import psycopg2.extensions
+from psycopg2.extras import Json
+
+from etl_project.defs.alerting.messengers import AlertMessage, Messenger, MessengerError
+
+#: Rows written before destinations existed (migration 0009): delivered by the first destination that can.
+ANY_DESTINATION = "any"
+#: One delivery at a time across sensors, so each destination's messages leave in the order they were queued.
+_DELIVERY_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('etl_project.alert_outbox.delivery'))"
+_DELIVERY_UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('etl_project.alert_outbox.delivery'))"
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one delivery pass did, for the sensor's tick text."""
+
+    sent: Counter = field(default_factory=Counter)  # destination -> messages accepted
+    pending: int = 0
+    last_error: str | None = None
+    busy: bool = False  # another sensor was delivering; it will send ours too
+
+    def summary(self) -> str:
+        if self.busy:
+            return "another alert sensor is delivering right now (it sends these too)"
+        sent = ", ".join(
+            f"sent {n} message{'s' if n != 1 else ''} to {destination}"
+            for destination, n in self.sent.items()
+        )
+        parts = [sent or ("nothing sent" if self.pending else "nothing due")]
+        if self.pending:
+            parts.append(f"{self.pending} pending")
+        if self.last_error:
+            parts.append(f"last error: {self.last_error}")
+        return "; ".join(parts)
+
+
+def enqueue_alert(
+    cur: psycopg2.extensions.cursor,
+    alert_key: str,
+    kind: str,
+    message: AlertMessage,
+    destinations: Sequence[str],
+    as_of: date | None = None,
+) -> int | None:
+    """Queue `message` for each destination in the caller's transaction; the first row's id, or None when
+    this key was queued before (nothing is queued again)."""
+    cur.execute(
+        "SELECT 1 FROM utilities.alert_outbox WHERE alert_key = %s LIMIT 1",
+        (alert_key,),
+    )
+    if cur.fetchone() is not None:
+        return None
+    first_id = None
+    for destination in destinations:
+        cur.execute(
+            "INSERT INTO utilities.alert_outbox (alert_key, kind, destination, as_of_date, message) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (alert_key, destination) DO NOTHING RETURNING id",
+            (alert_key, kind, destination, as_of, Json(message.to_json())),
+        )
+        row = cur.fetchone()
+        if row is not None and first_id is None:
+            first_id = row[0]
+    return first_id
+
+
+def deliver_pending(
+    conn: psycopg2.extensions.connection, messengers: Sequence[Messenger], limit: int = 20
+) -> DeliveryReport:
+    """Send each destination's pending messages oldest first; a refusal stops that destination only."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_DELIVERY_LOCK_SQL)
+        if not cur.fetchone()[0]:
+            return DeliveryReport(busy=True)
+    try:
+        sent: Counter = Counter()
+        last_error = None
+        for messenger in messengers:
+            delivered, error = _deliver_to(conn, messenger, limit)
+            if delivered:
+                sent[messenger.name] += delivered
+            last_error = error or last_error
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM utilities.alert_outbox WHERE delivered_at IS NULL")
+            pending = cur.fetchone()[0]
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute(_DELIVERY_UNLOCK_SQL)
+    return DeliveryReport(sent, pending, last_error)
+
+
+def _deliver_to(
+    conn: psycopg2.extensions.connection, messenger: Messenger, limit: int
+) -> tuple[int, str | None]:
+    delivered = 0
+    for _ in range(limit):
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT id, message FROM utilities.alert_outbox "
+                "WHERE delivered_at IS NULL AND destination IN (%s, %s) ORDER BY id LIMIT 1",
+                (messenger.name, ANY_DESTINATION),
+            )
+            row = cur.fetchone()
+            if row is None:
+                return delivered, None
+            outbox_id, payload = row
+            try:
+                messenger.send(AlertMessage.from_json(payload))
+            except MessengerError as err:
+                cur.execute(
+                    "UPDATE utilities.alert_outbox SET attempts = attempts + 1, last_error = %s, "
+                    "last_attempt_at = now() WHERE id = %s",
+                    (str(err), outbox_id),
+                )
+                return delivered, f"{messenger.name}: {err}"
+            cur.execute(
+                "UPDATE utilities.alert_outbox SET attempts = attempts + 1, last_attempt_at = now(), "
+                "delivered_at = now(), delivered_via = %s, last_error = NULL WHERE id = %s",
+                (messenger.name, outbox_id),
+            )
+            delivered += 1
+    return delivered, None

@@ -1,0 +1,27 @@
+"""When a day's sales verdict is due (the legacy pipeline judged yesterday every morning at 09:00, whether or
+not new data had arrived; schedules.py does the same).
+
+Day D is judged from the first ETL_SALES_DROP_SCHEDULE time after D ends (in ETL_TIMEZONE). Before that,
+evaluations of sales_drop_check about D (refreshes during the night) show the current state in the UI but
+announce nothing, so a batch arriving late never causes a premature alert.
+"""
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+# Dagster's own cron arithmetic (what its scheduler uses), so "due" and the schedule's ticks agree exactly.
+from dagster._utils.schedules import cron_string_iterator
+
+#: Run tag naming the day a run of sales_drop_check judges (set by daily_sales_verdict_schedule).
+AS_OF_TAG = "etl/sales_drop_as_of"
+
+
+def verdict_due_at(day: date, cron: str, timezone: str) -> datetime:
+    """The first scheduled verdict time after `day` ends."""
+    day_end = datetime.combine(day + timedelta(days=1), time(), ZoneInfo(timezone))
+    return next(cron_string_iterator(day_end.timestamp(), cron, timezone))
+
+
+def day_judged_at(scheduled_time: datetime, timezone: str) -> date:
+    """The day a verdict scheduled at `scheduled_time` judges: the day before, in the platform's zone."""
+    return scheduled_time.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
