@@ -15,6 +15,7 @@ from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.defs.alerting.run_failure_sensor import first_error_line, run_failure_slack_sensor
 from etl_project.defs.alerting.silence_sensor import ingestion_silence_slack_sensor
 from etl_project.defs.ingestion.assets import batch_event_tables
+from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 from etl_project_tests.helpers import materialize_batches, write_generated_batch
 
@@ -168,6 +169,7 @@ def test_a_failure_raised_by_our_code_is_quoted_without_dagsters_class_name(inst
 
 
 def test_silent_ingestion_is_announced_once_and_its_end_once(instance, resources, shared_dir, etl_database):
+    resources = {"data_quality_limits": DataQualityLimits(), **resources}
     freshness = ingestion_freshness()
     checks = list(freshness.asset_checks)
     defs = dg.Definitions(assets=[batch_event_tables], asset_checks=checks, resources=resources)
