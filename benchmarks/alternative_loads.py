@@ -85,11 +85,14 @@ def _copy_raw_events(cur: psycopg2.extensions.cursor, path: Path) -> str:
     return "client-side COPY (the server may not read the file)"
 
 
-def load_legacy_sql(url: str, path: Path, batch_id: str) -> dict[str, object]:
-    """The legacy approach in one transaction: COPY into raw_events, then one INSERT ... SELECT per type."""
+def load_legacy_sql(url: str, path: Path, batch_id: str, *, create_tables: bool = True) -> dict[str, object]:
+    """The legacy approach in one transaction: COPY into raw_events, then one INSERT ... SELECT per type.
+
+    The legacy tables are created first (untimed) unless the database already has them."""
     conn = psycopg2.connect(url, application_name="etl_bench_legacy_sql")
-    with conn, conn.cursor() as cur:  # the legacy tables, untimed
-        cur.execute(LEGACY_DDL)
+    if create_tables:
+        with conn, conn.cursor() as cur:
+            cur.execute(LEGACY_DDL)
     rss_before = process_memory_mb("VmRSS")
     start = time.perf_counter()
     loaded: dict[str, int] = {}

@@ -16,6 +16,7 @@ every method gets a fresh, migrated database of its own):
   backlog  --backlog-files small batches dropped at once, drained by a real dagster-daemon and code location.
   tick     one batch_file_sensor evaluation with --tick-files files already processed and one new file.
   alternatives  the large batch by the legacy pipeline's approach (COPY + INSERT ... SELECT) and by dlt.
+  latency  --latency-drops small files, each dropped -> loaded -> store_daily_sales -> Slack alert, real daemon.
 
 Prints the tables and the targets (met / NOT MET), and writes everything with machine facts to
 .bench/results-<timestamp>.json and .bench/latest.json. Exits 1 when a scenario fails (a load lost or rejected
@@ -47,7 +48,7 @@ from benchmarks.support import (
     redact_text,
 )
 
-SCENARIOS = ("large", "backlog", "tick", "alternatives")
+SCENARIOS = ("large", "backlog", "tick", "alternatives", "latency")
 LARGE_METHODS = ("psql_copy", "platform", "pandas")
 Result = TypeVar("Result")
 
@@ -117,6 +118,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backlog-timeout", type=float, default=300.0, help="seconds before giving up")
     parser.add_argument("--tick-files", type=_positive, default=100_000)
     parser.add_argument("--dlt-timeout", type=float, default=600.0, help="alternatives: seconds dlt may take")
+    parser.add_argument(
+        "--latency-drops", type=_positive, default=5, help="latency: files dropped one by one"
+    )
     parser.add_argument("--check-targets", action="store_true", help="exit 1 when a target is not met")
     return parser.parse_args(argv)
 
@@ -184,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so that `--help` is instant; these pull in Dagster.
     from benchmarks.alternatives import render_alternatives, run_alternatives_scenario
     from benchmarks.backlog import render_backlog, run_backlog_scenario
+    from benchmarks.end_to_end_latency import render_latency, run_latency_scenario
     from benchmarks.large_file import run_large_file_scenario
     from benchmarks.large_file_report import render_large_file
     from benchmarks.sensor_tick import render_tick, run_sensor_tick_scenario
@@ -278,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
                     large=large,
                 ),
                 render_alternatives,
+            )
+        if "latency" in args.only:
+            run_section(
+                "latency",
+                lambda: run_latency_scenario(server, drops=args.latency_drops, run_dir=run_dir),
+                render_latency,
             )
     results = {
         "started_at": started_at.isoformat(timespec="seconds"),
