@@ -50,6 +50,8 @@ TARGET_SECONDS = 30.0
 #: The platform's default settle time (ETL_FILE_SETTLE_SECONDS): a younger file is still being written.
 SETTLE_SECONDS = 5.0
 POLL_SECONDS = 0.1
+#: Instigators that never send alerts (the generator's and the replay's schedules never tick here).
+NOT_ALERTING = {"batch_file_sensor", "analytics_automation_sensor", "batch_partition_retention_sensor"}
 CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("store_daily_sales"), "sales_drop_check")
 #: Stages of one drop, in order; each ends at the moment named. Sensor waits are split into waiting for the
 #: tick and the tick's own work (its evaluation, up to the run it requested or the message it sent).
@@ -181,12 +183,14 @@ def _requesting_tick(ticks: list[tuple[str, InstigatorTick]], run_id: str) -> fl
 
 
 def _tick_running_at(ticks: list[tuple[str, InstigatorTick]], moment: float) -> tuple[str, float] | None:
-    """(sensor, start) of the last tick started before `moment` and ending after it, give or take a poll: the
-    tick that sent the message (whichever sensor it is)."""
+    """(sensor, start) of the last tick started before `moment` and ending after it, give or take a poll, of a
+    sensor that may send alerts: the tick that sent the message (whichever sensor the alerts code uses)."""
     running = [
         (tick.timestamp, name)
         for name, tick in ticks
-        if tick.timestamp <= moment and (tick.end_timestamp or moment) >= moment - 2 * POLL_SECONDS
+        if name not in NOT_ALERTING
+        and tick.timestamp <= moment
+        and (tick.end_timestamp or moment) >= moment - 2 * POLL_SECONDS
     ]
     return (max(running)[1], max(running)[0]) if running else None
 
