@@ -13,19 +13,12 @@ The files: latency_batches.py (a steady history up to yesterday, one store dropp
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
-import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
-
-import dagster as dg
-import psycopg2
-from dagster._core.scheduler.instigation import InstigatorTick
 
 from benchmarks.backlog import (
     daemon_environment,
@@ -41,18 +34,14 @@ from benchmarks.latency_batches import (
     write_history,
     yesterday_in,
 )
+from benchmarks.latency_probe import LatencyProbe, epoch, requesting_tick, tick_running_at
 from benchmarks.report import Target, format_table
-from benchmarks.support import BenchmarkError, BenchServer, log, sqlalchemy_url, tail
-from etl_project.defs.ingestion.jobs import load_batches_job
+from benchmarks.support import BenchmarkError, BenchServer, log, sqlalchemy_url
 from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 
 TARGET_SECONDS = 30.0
 #: The platform's default settle time (ETL_FILE_SETTLE_SECONDS): a younger file is still being written.
 SETTLE_SECONDS = 5.0
-POLL_SECONDS = 0.1
-#: Instigators that never send alerts (the generator's and the replay's schedules never tick here).
-NOT_ALERTING = {"batch_file_sensor", "analytics_automation_sensor", "batch_partition_retention_sensor"}
-CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("store_daily_sales"), "sales_drop_check")
 #: Stages of one drop, in order; each ends at the moment named. Sensor waits are split into waiting for the
 #: tick and the tick's own work (its evaluation, up to the run it requested or the message it sent).
 STAGES = (
@@ -96,107 +85,8 @@ class LatencyResult:
         return {**asdict(self), "targets": [t.as_dict() for t in self.targets]}
 
 
-def _epoch(moment: datetime) -> float:
-    """Dagster stores run times as naive UTC datetimes."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
-
-
-class _Probe:
-    """What a drop has reached so far, read from PostgreSQL, the Dagster instance and the fake Slack; waits
-    fail at once when the daemon died."""
-
-    def __init__(
-        self,
-        etl_url: str,
-        instance: dg.DagsterInstance,
-        slack: FakeSlack,
-        daemon: subprocess.Popen,
-        daemon_log: Path,
-    ):
-        self.conn = psycopg2.connect(etl_url)
-        self.conn.autocommit = True
-        self.instance = instance
-        self.slack = slack
-        self.daemon = daemon
-        self.daemon_log = daemon_log
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def wait(self, what: str, reached: Callable[[], bool], deadline: float) -> float:
-        """Poll until `reached()`; the moment it was first seen."""
-        while not reached():
-            if self.daemon.poll() is not None or time.time() > deadline:
-                problem = "dagster-daemon exited" if self.daemon.poll() is not None else "timed out"
-                log_tail = tail(self.daemon_log.read_text(encoding="utf-8", errors="replace"), lines=40)
-                raise BenchmarkError(f"{problem} waiting for {what}:\n{log_tail}")
-            time.sleep(POLL_SECONDS)
-        return time.time()
-
-    def _exists(self, query: str, params: tuple) -> bool:
-        with self.conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchone()[0]
-
-    def sales_loaded(self, store_id: int) -> bool:
-        return self._exists("SELECT EXISTS (SELECT FROM etl.sales WHERE store_id = %s)", (store_id,))
-
-    def day_refreshed(self, store_id: int, day: date) -> bool:
-        query = "SELECT EXISTS (SELECT FROM etl.store_daily_sales WHERE store_id = %s AND sale_date = %s)"
-        return self._exists(query, (store_id, day))
-
-    def alerted(self, store_name: str) -> bool:
-        return any(store_name in json.dumps(m) for m in list(self.slack.messages))
-
-    def flagging_evaluation(self, store_name: str) -> dg.EventLogEntry | None:
-        """The first evaluation of sales_drop_check that flagged the store (its metadata names it)."""
-        records = self.instance.event_log_storage.get_asset_check_execution_history(CHECK_KEY, limit=20)
-        flagged = [
-            r.event
-            for r in records
-            if r.event is not None
-            and r.event.dagster_event is not None
-            and r.event.dagster_event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-            and store_name in repr(r.event.dagster_event.asset_check_evaluation_data.metadata)
-        ]
-        return min(flagged, key=lambda e: e.timestamp, default=None)
-
-    def load_run(self, created_after: float) -> dg.RunRecord | None:
-        after = datetime.fromtimestamp(created_after, timezone.utc)
-        records = self.instance.get_run_records(
-            dg.RunsFilter(job_name=load_batches_job.name, created_after=after)
-        )
-        return min(records, key=lambda r: r.create_timestamp, default=None)
-
-    def ticks(self, after: float) -> list[tuple[str, InstigatorTick]]:
-        """(sensor name, tick) of every sensor tick started after `after`."""
-        return [
-            (state.instigator_name, tick)
-            for state in self.instance.all_instigator_state()
-            for tick in self.instance.get_ticks(state.instigator_origin_id, state.selector_id, after=after)
-        ]
-
-
-def _requesting_tick(ticks: list[tuple[str, InstigatorTick]], run_id: str) -> float | None:
-    """When the tick that requested `run_id` started."""
-    return next((tick.timestamp for _, tick in ticks if run_id in tick.run_ids), None)
-
-
-def _tick_running_at(ticks: list[tuple[str, InstigatorTick]], moment: float) -> tuple[str, float] | None:
-    """(sensor, start) of the last tick started before `moment` and ending after it, give or take a poll, of a
-    sensor that may send alerts: the tick that sent the message (whichever sensor the alerts code uses)."""
-    running = [
-        (tick.timestamp, name)
-        for name, tick in ticks
-        if name not in NOT_ALERTING
-        and tick.timestamp <= moment
-        and (tick.end_timestamp or moment) >= moment - 2 * POLL_SECONDS
-    ]
-    return (max(running)[1], max(running)[0]) if running else None
-
-
 def _measure_drop(
-    probe: _Probe, index: int, shared: Path, yesterday: date, timeout_s: float
+    probe: LatencyProbe, index: int, shared: Path, yesterday: date, timeout_s: float
 ) -> dict[str, object]:
     """Drop one file; the end of each stage, in seconds after the file appeared."""
     store_id, name = FIRST_DROP_ID + index, drop_store_name(index)
@@ -213,16 +103,16 @@ def _measure_drop(
         raise BenchmarkError(f"drop {index}: no finished load run or no flagging evaluation in the instance")
     refresh = probe.instance.get_run_record_by_id(evaluation.run_id)
     ticks = probe.ticks(dropped - 1)
-    alert_tick = _tick_running_at(ticks, alert_seen)
+    alert_tick = tick_running_at(ticks, alert_seen)
     moments = {
         "settled": dropped + SETTLE_SECONDS,
-        "file_tick_started": _requesting_tick(ticks, load.dagster_run.run_id),
-        "load_requested": _epoch(load.create_timestamp),
+        "file_tick_started": requesting_tick(ticks, load.dagster_run.run_id),
+        "load_requested": epoch(load.create_timestamp),
         "load_started": load.start_time,
         "rows_in_tables": rows_seen,
         "load_finished": load.end_time,
-        "automation_tick_started": _requesting_tick(ticks, refresh.dagster_run.run_id),
-        "refresh_requested": _epoch(refresh.create_timestamp),
+        "automation_tick_started": requesting_tick(ticks, refresh.dagster_run.run_id),
+        "refresh_requested": epoch(refresh.create_timestamp),
         "refresh_started": refresh.start_time,
         "table_refreshed": refreshed_seen,
         "check_evaluated": evaluation.timestamp,
@@ -266,7 +156,7 @@ def run_latency_scenario(
         )
         instance = open_instance(home, storage_url)
         with instance, running_daemon(home, workspace, env, daemon_log) as daemon:
-            probe = _Probe(etl_url, instance, slack, daemon, daemon_log)
+            probe = LatencyProbe(etl_url, instance, slack, daemon, daemon_log)
             try:
                 log(f"latency: daemon started (log: {daemon_log}); loading the history ({settings})")
                 started = time.time()
