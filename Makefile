@@ -107,7 +107,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) postgresql-15
+# The `bench` extra (dlt, for the alternatives scenario) on top of the dev install.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) postgresql-15
 	$(BIN)/python -m benchmarks.run_benchmark \
 		$$([ -n "$(POSTGRES_15_BIN)" ] && [ -x "$(POSTGRES_15_BIN)/initdb" ] && echo --postgres-bin "$(POSTGRES_15_BIN)") \
 		$(BENCH_ARGS)

@@ -123,6 +123,34 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def dagster_home_and_workspace(folder: Path) -> tuple[Path, Path]:
+    """A Dagster home with the repository's dagster.local.yaml, and a workspace loading the code location (the
+    daemon starts its code server from it), both in `folder`."""
+    home = folder / "dagster_home"
+    home.mkdir(parents=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.local.yaml", home / "dagster.yaml")
+    workspace = folder / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n  - python_module:\n      module_name: etl_project.definitions\n"
+        f"      working_directory: {PROJECT_ROOT}\n      location_name: etl_project\n",
+        encoding="utf-8",
+    )
+    return home, workspace
+
+
+def daemon_environment(**values: str) -> dict[str, str]:
+    """This process' environment without the settings that would point the daemon elsewhere, plus `values`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
+    env.update(values)
+    return env
+
+
+def open_instance(home: Path, storage_url: str) -> dg.DagsterInstance:
+    """The instance the daemon will use, opened here first (which creates Dagster's schema)."""
+    with _environment(DAGSTER_POSTGRES_URL=storage_url):
+        return dg.DagsterInstance.from_config(str(home))
+
+
 @contextmanager
 def running_daemon(
     home: Path, workspace: Path, env: dict[str, str], log_path: Path
@@ -206,19 +234,11 @@ def run_backlog_scenario(
     etl_url = server.fresh_database("etl_bench_backlog")
     storage_url = sqlalchemy_url(server.fresh_database("etl_bench_dagster", migrate=False))
     folder = run_dir / "backlog"
-    home, shared = folder / "dagster_home", folder / "shared_data"
-    home.mkdir(parents=True)
-    shutil.copyfile(PROJECT_ROOT / "dagster.local.yaml", home / "dagster.yaml")
-    workspace = folder / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: etl_project.definitions\n"
-        f"      working_directory: {PROJECT_ROOT}\n      location_name: etl_project\n",
-        encoding="utf-8",
-    )
+    home, workspace = dagster_home_and_workspace(folder)
+    shared = folder / "shared_data"
     log(f"backlog: writing {files} batch files")
     write_backlog(shared, files)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
-    env.update(
+    env = daemon_environment(
         DAGSTER_POSTGRES_URL=storage_url,
         ETL_DATABASE_URL=etl_url,
         ETL_SHARED_DATA_DIR=str(shared),
@@ -226,8 +246,7 @@ def run_backlog_scenario(
         ETL_GENERATOR_ENABLED="false",
     )
     daemon_log = folder / "daemon.log"
-    with _environment(DAGSTER_POSTGRES_URL=storage_url):
-        instance = dg.DagsterInstance.from_config(str(home))  # creates Dagster's schema before the daemon
+    instance = open_instance(home, storage_url)
     with instance, running_daemon(home, workspace, env, daemon_log) as daemon:
         log(f"backlog: daemon started (log: {daemon_log}); waiting for {files} files to load")
         started = time.time()

@@ -111,7 +111,9 @@ def _measure_once(server: BenchServer, method: str, path: Path, events: int, lab
     return run
 
 
-def _summary(method: str, runs: list[dict[str, object]], description: str | None = None) -> MethodResult:
+def method_summary(
+    method: str, runs: list[dict[str, object]], description: str | None = None
+) -> MethodResult:
     median_run = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
     return MethodResult(
         method=method,
@@ -181,14 +183,16 @@ def run_large_file_scenario(
                 errors[error_key[i, method]] = str(err)
     for other in other_servers:
         other.drop_created()
-    results = [_summary(method, runs[0, method]) for method in methods if method not in errors]
+    results = [method_summary(method, runs[0, method]) for method in methods if method not in errors]
     server_loads = [
         ServerLoads(
             server=names[i],
             version=servers[i].version(),
             major=servers[i].major(),
             **{
-                m: _summary(m, runs[i, m]) if runs.get((i, m)) and error_key[i, m] not in errors else None
+                m: method_summary(m, runs[i, m])
+                if runs.get((i, m)) and error_key[i, m] not in errors
+                else None
                 for m in OTHER_SERVER_METHODS
             },
         )
@@ -203,7 +207,7 @@ def run_large_file_scenario(
                 f"the same load into a database already holding {other_orders:,} orders, "
                 f"{other_orders // 50:,} stores and {other_orders // 25:,} products of other batches"
             )
-            results.append(_summary("platform_populated", [run], description))
+            results.append(method_summary("platform_populated", [run], description))
         except BenchmarkError as err:
             log("large: platform into the populated database FAILED")
             errors["platform_populated"] = str(err)

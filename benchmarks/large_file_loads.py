@@ -109,20 +109,25 @@ def measure_worker(
     *,
     explain_to: Path | None = None,
     other_orders: int = 0,
+    worker_module: str = "benchmarks.workers",
+    migrate: bool = True,
+    timeout_s: float | None = None,
 ) -> dict[str, object]:
-    """Run `benchmarks.workers <method>` into a fresh migrated database (holding `other_orders` orders of other
-    batches, with stores and products in proportion, when asked); check every row is accounted for."""
+    """Run `<worker_module> <method>` into a fresh database, migrated unless told not to (holding `other_orders`
+    orders of other batches, with stores and products in proportion, when asked); check every row is
+    accounted for. A worker still running after `timeout_s` is killed (BenchmarkError)."""
     server.drop_created()
-    url = server.fresh_database(f"etl_bench_{method}" + ("_explain" if explain_to else ""))
+    url = server.fresh_database(f"etl_bench_{method}" + ("_explain" if explain_to else ""), migrate=migrate)
     if other_orders:
         _load_other_batches(url, other_orders)
     server.checkpoint()
     extra = ["--explain-to", str(explain_to)] if explain_to else []
     wal_start = server.wal_bytes()
     measured = run_measured(
-        python_module("benchmarks.workers", method, "--file", str(path), "--batch-id", BATCH_ID, *extra),
+        python_module(worker_module, method, "--file", str(path), "--batch-id", BATCH_ID, *extra),
         env={**os.environ, WORKER_URL_ENV: url},
         sample_rss=False,
+        timeout_s=timeout_s,
     )
     wal_mb = (server.wal_bytes() - wal_start) / 2**20
     result = json.loads(measured.stdout)

@@ -62,9 +62,15 @@ class _HighWaterSampler(threading.Thread):
 
 
 def run_measured(
-    command: Sequence[str], *, env: Mapping[str, str] | None = None, sample_rss: bool = True
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    sample_rss: bool = True,
+    timeout_s: float | None = None,
 ) -> Measured:
     """Run `command` to completion; wall time seen from here and, if sampled, that program's own peak RSS.
+
+    A program still running after `timeout_s` is killed and reported as a BenchmarkError.
 
     Python workers report their own VmHWM instead (`sample_rss=False`): they run the same interpreter as this
     process, so the sampler could not tell the forked copy of this process from the worker.
@@ -81,7 +87,14 @@ def run_measured(
     sampler = _HighWaterSampler(proc.pid, command[0]) if sample_rss else None
     if sampler:
         sampler.start()
-    stdout, stderr = proc.communicate()
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        if sampler:
+            sampler.stop()
+        raise BenchmarkError(f"{Path(command[0]).name} did not finish within {timeout_s:g} s") from None
     wall = time.perf_counter() - start
     peak_mb = sampler.stop() if sampler else None
     if proc.returncode != 0:

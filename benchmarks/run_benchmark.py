@@ -15,6 +15,8 @@ every method gets a fresh, migrated database of its own):
            embedded server, in the same rounds.
   backlog  --backlog-files small batches dropped at once, drained by a real dagster-daemon and code location.
   tick     one batch_file_sensor evaluation with --tick-files files already processed and one new file.
+  alternatives  the large batch by the legacy pipeline's approach (COPY + INSERT ... SELECT) and by dlt.
+  latency  --latency-drops small files, each dropped -> loaded -> store_daily_sales -> Slack alert, real daemon.
 
 Prints the tables and the targets (met / NOT MET), and writes everything with machine facts to
 .bench/results-<timestamp>.json and .bench/latest.json. Exits 1 when a scenario fails (a load lost or rejected
@@ -46,7 +48,7 @@ from benchmarks.support import (
     redact_text,
 )
 
-SCENARIOS = ("large", "backlog", "tick")
+SCENARIOS = ("large", "backlog", "tick", "alternatives", "latency")
 LARGE_METHODS = ("psql_copy", "platform", "pandas")
 Result = TypeVar("Result")
 
@@ -115,6 +117,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backlog-files", type=_positive, default=500)
     parser.add_argument("--backlog-timeout", type=float, default=300.0, help="seconds before giving up")
     parser.add_argument("--tick-files", type=_positive, default=100_000)
+    parser.add_argument("--dlt-timeout", type=float, default=600.0, help="alternatives: seconds dlt may take")
+    parser.add_argument(
+        "--latency-drops", type=_positive, default=5, help="latency: files dropped one by one"
+    )
     parser.add_argument("--check-targets", action="store_true", help="exit 1 when a target is not met")
     return parser.parse_args(argv)
 
@@ -180,7 +186,9 @@ def write_results(results: dict[str, object], stamp: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported here so that `--help` is instant; these pull in Dagster.
+    from benchmarks.alternatives import render_alternatives, run_alternatives_scenario
     from benchmarks.backlog import render_backlog, run_backlog_scenario
+    from benchmarks.end_to_end_latency import render_latency, run_latency_scenario
     from benchmarks.large_file import run_large_file_scenario
     from benchmarks.large_file_report import render_large_file
     from benchmarks.sensor_tick import render_tick, run_sensor_tick_scenario
@@ -194,6 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     scenarios: dict[str, object] = {}
     sections: list[str] = []
     targets: list[Target] = []
+
+    def run_section(name: str, run: Callable[[], Result], render: Callable[[Result], str]) -> Result | None:
+        """Run a scenario; keep its results, targets, table and the errors of its methods."""
+        result = _scenario(name, errors, run)
+        if result:
+            scenarios[name] = result.as_dict()
+            targets.extend(result.targets)
+            sections.append(render(result))
+            errors.update({f"{name}/{method}": e for method, e in getattr(result, "errors", {}).items()})
+        return result
+
+    large = None
     with BenchServer.open(os.getenv("ETL_DATABASE_URL") or None) as server:
         log(f"PostgreSQL server: {server.display_url}")
         machine = machine_info(server)
@@ -252,6 +272,24 @@ def main(argv: list[str] | None = None) -> int:
             if tick:
                 scenarios["tick"], targets = tick.as_dict(), targets + tick.targets
                 sections.append(render_tick(tick))
+        if "alternatives" in args.only:
+            run_section(
+                "alternatives",
+                lambda: run_alternatives_scenario(
+                    server,
+                    events=args.events,
+                    repeat=args.repeat,
+                    dlt_timeout_s=args.dlt_timeout,
+                    large=large,
+                ),
+                render_alternatives,
+            )
+        if "latency" in args.only:
+            run_section(
+                "latency",
+                lambda: run_latency_scenario(server, drops=args.latency_drops, run_dir=run_dir),
+                render_latency,
+            )
     results = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - start, 1),

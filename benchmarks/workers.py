@@ -34,7 +34,7 @@ from etl_project.schemas import BATCH_FILE_COLUMNS, EVENT_SCHEMAS, EventSchema, 
 WORKER_URL_ENV = "BENCH_DATABASE_URL"
 
 
-def _memory_mb(field: str) -> float | None:
+def process_memory_mb(field: str) -> float | None:
     """`VmRSS` (now) or `VmHWM` (peak) of this process, from /proc."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -84,7 +84,7 @@ def load_with_platform(
     """
     from etl_project.loading import load_batch
 
-    rss_before = _memory_mb("VmRSS")  # the imports' share of the peak
+    rss_before = process_memory_mb("VmRSS")  # the imports' share of the peak
     cpu_start, start = time.process_time(), time.perf_counter()
     conn = psycopg2.connect(
         url,
@@ -168,7 +168,7 @@ def load_with_pandas(url: str, path: Path, batch_id: str) -> dict[str, object]:
     import pandas as pd
     import sqlalchemy as sa
 
-    rss_before = _memory_mb("VmRSS")  # the imports' share of the peak
+    rss_before = process_memory_mb("VmRSS")  # the imports' share of the peak
     start = time.perf_counter()
     frame = pd.read_csv(path, dtype=str, escapechar="\\", keep_default_na=False, encoding="utf-8")
     frame["file_row"] = range(1, len(frame) + 1)
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         result = load_with_platform(url, args.file, args.batch_id, explain_to=args.explain_to)
     else:
         result = load_with_pandas(url, args.file, args.batch_id)
-    json.dump({**result, "vm_hwm_mb": _memory_mb("VmHWM")}, sys.stdout)
+    json.dump({**result, "vm_hwm_mb": process_memory_mb("VmHWM")}, sys.stdout)
     return 0
 
 
