@@ -17,7 +17,12 @@ from etl_project.defs.alerting.silence_sensor import ingestion_silence_slack_sen
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
-from etl_project_tests.helpers import materialize_batches, write_generated_batch
+from etl_project_tests.helpers import (
+    entity_rows,
+    materialize_batches,
+    write_generated_batch,
+    write_raw_batch,
+)
 
 pytestmark = pytest.mark.every_postgres_major
 
@@ -115,6 +120,32 @@ def test_a_failed_check_marked_for_alerts_is_posted_once_per_batch_and_episode(i
     assert "file: b1.csv" in text and "rows rejected 3" in text and "rejected percent 30.0" in text
     assert "unknown store_id: 2 rows" in text
     assert "not_alerting" not in json.dumps(slack.messages)
+
+
+def test_a_batch_with_30_percent_bad_rows_is_announced_once_naming_every_failed_check(
+    instance, resources, shared_dir, etl_database
+):
+    """The real per-batch checks: the bad batch fails rejected_share on sales and on the whole file (raw_events);
+    one message names both with the top reasons, and the good batch of the same run sends nothing."""
+    created = "2025-04-20 09:20:00"
+    sale = {"order_id": 3, "store_id": 1, "product_id": 2, "quantity": 1, "sale_date": "2025-04-20"}
+    sales = [sale] * 7 + [{**sale, "store_id": 99}, {**sale, "store_id": 98}, {**sale, "quantity": 0}]
+    rows = entity_rows("bad", created) + [("bad", "sales_event", json.dumps(s), created) for s in sales]
+    write_raw_batch(shared_dir, "bad", rows)
+    write_generated_batch(shared_dir, "good")
+    resources = {"data_quality_limits": DataQualityLimits(), **resources}
+    assert materialize_batches(instance, resources, ["bad", "good"]).success
+    defs = dg.Definitions(assets=[batch_event_tables], resources=resources)
+    with FakeSlack() as slack:
+        summary, cursor = _tick(check_failure_slack_sensor, instance, etl_database, _bot(slack), None, defs)
+        _tick(check_failure_slack_sensor, instance, etl_database, _bot(slack), None, defs)  # cursor lost
+    [message] = slack.messages
+    assert message["blocks"][0]["text"]["text"] == (
+        ":warning: rejected_share on raw_events, rejected_share on sales failed for batch bad"
+    )
+    assert "file: bad.csv" in message["text"] and "sales: 30.0% of 10 rows rejected" in message["text"]
+    assert "unknown store_id: 2 rows" in message["text"] and "not positive: 1 rows" in message["text"]
+    assert "1 message(s) queued" in summary and "good" not in json.dumps(slack.messages)
 
 
 def test_a_quarantined_file_is_announced_once_with_its_reason(instance, resources, shared_dir, etl_database):
