@@ -7,6 +7,7 @@ etl migrate             apply the SQL migrations of etl_db/migrations
 etl adopt-legacy        convert a legacy pipeline's database in place, once (one transaction, no row lost)
 etl generate            write one realistic batch file (or a large one with --events)
 etl generate-history    write several days of batches with a sales drop on the last day
+etl rebuild-analytics   rebuild store_daily_sales from all sales (refreshes are otherwise incremental)
 
 Each command lives in a module of this package with a `register(subparsers)` function; a new command is a new
 module added to COMMAND_MODULES.
@@ -16,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 
-from etl_project.cli import database, dev, generate
+from etl_project.cli import analytics, database, dev, generate
 
-COMMAND_MODULES = [dev, database, generate]
+COMMAND_MODULES = [dev, database, generate, analytics]
 
 
 def build_parser() -> argparse.ArgumentParser:

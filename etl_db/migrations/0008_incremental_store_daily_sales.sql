@@ -1,0 +1,39 @@
+-- Incremental store_daily_sales (issue 13): a refresh recomputes only the store-days that changed since the
+-- previous refresh, found from what the loads record here, never by scanning etl.sales.
+--
+-- The change log. Each writer adds its rows in its own transaction, so a refresh sees a change exactly when it
+-- sees the rows it describes; a refresh deletes the rows it consumed in its own (repeatable read) transaction.
+--   'load'    a load inserted sales and products in its raw_id range [raw_id_base, raw_id_base + 2^32): one
+--             row per load, whatever its size (the only cost a load pays);
+--   'sales'   a quantity delta of one (store, day, product): negative when a reload deletes a previous load's
+--             sales, positive when a replay inserts late sales. raw_id_base names the load the sales belong
+--             to: when the same refresh also reads that load's range, the range already shows the change;
+--   'product' a product a reload deleted (its price may come back different, or not at all);
+--   'rebuild' the next refresh is a full rebuild (written by this migration and by `etl rebuild-analytics`).
+CREATE TABLE etl.store_daily_sales_changes (
+    change_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind         text   NOT NULL CHECK (kind IN ('load', 'sales', 'product', 'rebuild')),
+    raw_id_base  bigint,
+    store_id     bigint,
+    sale_date    date,
+    product_id   bigint,
+    items        bigint,
+    sales_lines  bigint
+);
+
+-- Quantities per store, day and product, without prices: what a refresh adds deltas to, and where it finds the
+-- store-days of a product whose price changed. Maintained by the refresh, never by the load. Rows of sales
+-- whose product is missing stay here, so a product arriving again brings its sales back.
+CREATE TABLE etl.store_daily_product_sales (
+    store_id     bigint NOT NULL,
+    sale_date    date   NOT NULL,
+    product_id   bigint NOT NULL,
+    items        bigint NOT NULL,  -- sum of quantity
+    sales_lines  bigint NOT NULL,
+    PRIMARY KEY (store_id, sale_date, product_id)
+);
+-- The store-days a product's price change touches.
+CREATE INDEX store_daily_product_sales_product_idx ON etl.store_daily_product_sales (product_id);
+
+-- Whatever is already loaded is counted by one full rebuild, the first refresh after this migration.
+INSERT INTO etl.store_daily_sales_changes (kind) VALUES ('rebuild');
