@@ -15,6 +15,8 @@ every method gets a fresh, migrated database of its own):
            embedded server, in the same rounds.
   backlog  --backlog-files small batches dropped at once, drained by a real dagster-daemon and code location.
   tick     one batch_file_sensor evaluation with --tick-files files already processed and one new file.
+  analytics  store_daily_sales refreshed after a 10k-event batch on --history-sales sales, the full rebuild,
+           the sales-drop query for 10k stores (benchmarks/analytics_refresh.py).
 
 Prints the tables and the targets (met / NOT MET), and writes everything with machine facts to
 .bench/results-<timestamp>.json and .bench/latest.json. Exits 1 when a scenario fails (a load lost or rejected
@@ -46,7 +48,7 @@ from benchmarks.support import (
     redact_text,
 )
 
-SCENARIOS = ("large", "backlog", "tick")
+SCENARIOS = ("large", "backlog", "tick", "analytics")
 LARGE_METHODS = ("psql_copy", "platform", "pandas")
 Result = TypeVar("Result")
 
@@ -115,6 +117,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backlog-files", type=_positive, default=500)
     parser.add_argument("--backlog-timeout", type=float, default=300.0, help="seconds before giving up")
     parser.add_argument("--tick-files", type=_positive, default=100_000)
+    parser.add_argument(
+        "--history-sales", type=_positive, default=20_000_000, help="analytics: sales of history"
+    )
     parser.add_argument("--check-targets", action="store_true", help="exit 1 when a target is not met")
     return parser.parse_args(argv)
 
@@ -180,6 +185,7 @@ def write_results(results: dict[str, object], stamp: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported here so that `--help` is instant; these pull in Dagster.
+    from benchmarks.analytics_refresh import run_analytics_scenario
     from benchmarks.backlog import render_backlog, run_backlog_scenario
     from benchmarks.large_file import run_large_file_scenario
     from benchmarks.large_file_report import render_large_file
@@ -252,6 +258,15 @@ def main(argv: list[str] | None = None) -> int:
             if tick:
                 scenarios["tick"], targets = tick.as_dict(), targets + tick.targets
                 sections.append(render_tick(tick))
+        if "analytics" in args.only and (
+            analytics := _scenario(
+                "analytics",
+                errors,
+                lambda: run_analytics_scenario(server, history_sales=args.history_sales, repeat=args.repeat),
+            )
+        ):
+            scenarios["analytics"], targets = analytics.as_dict(), targets + analytics.targets
+            sections.append(analytics.render())
     results = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - start, 1),
