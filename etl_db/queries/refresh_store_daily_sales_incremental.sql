@@ -33,7 +33,7 @@ ANALYZE quantity_changes;
 
 INSERT INTO etl.store_daily_product_sales AS q (store_id, sale_date, product_id, items, sales_lines)
 SELECT store_id, sale_date, product_id, items, sales_lines FROM quantity_changes
-ON CONFLICT (store_id, sale_date, product_id) DO UPDATE
+ON CONFLICT (sale_date, store_id, product_id) DO UPDATE
 SET items = q.items + EXCLUDED.items, sales_lines = q.sales_lines + EXCLUDED.sales_lines;
 
 -- Only a negative change can leave nothing (an index lookup each; not a join with the whole table).
