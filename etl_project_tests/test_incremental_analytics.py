@@ -9,13 +9,16 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import psycopg2
 import psycopg2.extensions
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from etl_project import cli
 from etl_project.analytics import refresh_store_daily_sales
+from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.loading import batches_to_replay, load_batch, replay_batch
 from etl_project_tests.helpers import write_raw_batch
 
@@ -224,3 +227,32 @@ def test_a_load_committing_during_a_refresh_is_counted_once(platform: _Platform,
     ]  # its snapshot predates the load: only sales_a's first
     assert platform.query("SELECT count(*) FROM etl.store_daily_sales_changes") != [(0,)]
     platform.assert_refresh_equals_from_scratch()
+
+
+def _refresh_metadata(result: dg.ExecuteInProcessResult) -> tuple[str, int]:
+    metadata = result.asset_materializations_for_node("store_daily_sales")[0].metadata
+    return metadata["refresh_kind"].value, metadata["store_days_refreshed"].value
+
+
+def test_the_materialisation_says_which_kind_ran_and_the_cli_rebuilds(
+    platform: _Platform, instance, etl_database, database_url, monkeypatch, capsys
+):
+    platform.load("entities", _entities())
+    platform.load("products_a", _products("products_a", [Decimal("2"), Decimal("3")]))
+    platform.load("sales_a", _sales([(1, 1, 2, "2025-04-20 10:00"), (2, 2, 1, "2025-04-21 10:00")]))
+    resources = {"etl_database": etl_database}
+    full = dg.materialize(
+        [store_daily_sales],
+        instance=instance,
+        resources=resources,
+        run_config={"ops": {"store_daily_sales": {"config": {"full_rebuild": True}}}},
+    )
+    assert _refresh_metadata(full) == ("full", 2)
+    platform.load("sales_b", _sales([(1, 2, 5, "2025-04-22 10:00")]))
+    incremental = dg.materialize([store_daily_sales], instance=instance, resources=resources)
+    assert _refresh_metadata(incremental) == ("incremental", 1)
+
+    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
+    assert cli.main(["rebuild-analytics"]) == 0
+    assert "Rebuilt etl.store_daily_sales: 3 store-days, 2025-04-20 to 2025-04-22." in capsys.readouterr().out
+    assert platform.query(MAINTAINED) == platform.query(FROM_SCRATCH)
