@@ -42,5 +42,11 @@ ALTER TABLE etl.store_daily_sales DROP CONSTRAINT store_daily_sales_pkey;
 ALTER TABLE etl.store_daily_sales ADD CONSTRAINT store_daily_sales_pkey PRIMARY KEY (sale_date, store_id);
 DROP INDEX etl.store_daily_sales_date_idx;
 
+-- A refresh finds a load's sales and products by the BRIN indexes on raw_id (migration 0005). A page range
+-- not yet summarized matches every search, so the newest loads would be read by every refresh until the next
+-- VACUUM: autosummarize has autovacuum summarize each range as soon as a load has filled it.
+ALTER INDEX etl.sales_raw_id_brin SET (autosummarize = on);
+ALTER INDEX etl.products_raw_id_brin SET (autosummarize = on);
+
 -- Whatever is already loaded is counted by one full rebuild, the first refresh after this migration.
 INSERT INTO etl.store_daily_sales_changes (kind) VALUES ('rebuild');
