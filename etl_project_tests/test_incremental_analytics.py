@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -182,16 +183,18 @@ def test_full_rebuild_is_the_same_table_and_says_so(platform: _Platform):
     assert platform.query(MAINTAINED) == platform.query(FROM_SCRATCH)
 
 
-def _wait_until_blocked(conn: psycopg2.extensions.connection, application_name: str) -> None:
-    """Until the session named `application_name` waits for a lock (no timing: PostgreSQL says so)."""
+def _wait_until_blocked(conn: psycopg2.extensions.connection, refresh: threading.Thread) -> None:
+    """Until the refresh under test waits for a lock (PostgreSQL says so; no timing), or has ended."""
     with conn.cursor() as cur:
-        while True:
+        while refresh.is_alive():
             cur.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
-                (application_name,),
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = 'refresh_under_test' AND wait_event_type = 'Lock'"
             )
             if cur.fetchone()[0]:
                 return
+            time.sleep(0.01)
+    raise AssertionError("the refresh ended without waiting for the change-log row")
 
 
 @pytest.mark.parametrize("change", ["new batch", "reload of the batch being refreshed"])
@@ -211,7 +214,7 @@ def test_a_load_committing_during_a_refresh_is_counted_once(platform: _Platform,
             cur.execute("SELECT FROM etl.store_daily_sales_changes FOR UPDATE")
         refresh = threading.Thread(target=lambda: reports.append(refresh_store_daily_sales(refresher)))
         refresh.start()
-        _wait_until_blocked(platform.conn, "refresh_under_test")
+        _wait_until_blocked(platform.conn, refresh)
         if change == "new batch":
             platform.load("sales_b", _sales([(1, 2, 4, "2025-04-20 11:00"), (2, 1, 1, "2025-04-21 11:00")]))
         else:

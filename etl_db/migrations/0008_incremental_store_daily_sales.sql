@@ -9,7 +9,7 @@
 --             sales, positive when a replay inserts late sales. raw_id_base names the load the sales belong
 --             to: when the same refresh also reads that load's range, the range already shows the change;
 --   'product' a product a reload deleted (its price may come back different, or not at all);
---   'rebuild' the next refresh is a full rebuild (written by this migration and by `etl rebuild-analytics`).
+--   'rebuild' the next refresh is a full rebuild (this migration writes one: the history already loaded).
 CREATE TABLE etl.store_daily_sales_changes (
     change_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind         text   NOT NULL CHECK (kind IN ('load', 'sales', 'product', 'rebuild')),

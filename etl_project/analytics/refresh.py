@@ -38,7 +38,7 @@ class RefreshReport:
 
 def refresh_store_daily_sales(conn: psycopg2.extensions.connection, full: bool = False) -> RefreshReport:
     """Bring etl.store_daily_sales up to date with the committed loads; a full rebuild when `full`, or when
-    the change log asks for one (after migration 0008 or `request_full_rebuild`)."""
+    the change log asks for one (a 'rebuild' row: migration 0008 writes one)."""
     with _one_refresh_at_a_time(conn), conn, conn.cursor() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cur.execute(
@@ -50,12 +50,6 @@ def refresh_store_daily_sales(conn: psycopg2.extensions.connection, full: bool =
         cur.execute(analytic_query(query), {"raw_id_range": RAW_ID_RANGE})
         store_days, first_day, last_day = cur.fetchone()
     return RefreshReport(kind, store_days, changes, first_day, last_day)
-
-
-def request_full_rebuild(conn: psycopg2.extensions.connection) -> None:
-    """Make the next refresh a full rebuild (whoever runs it: the automation, a person in the UI)."""
-    with conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO etl.store_daily_sales_changes (kind) VALUES ('rebuild')")
 
 
 @contextmanager
