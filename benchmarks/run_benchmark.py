@@ -17,6 +17,8 @@ every method gets a fresh, migrated database of its own):
   tick     one batch_file_sensor evaluation with --tick-files files already processed and one new file.
   alternatives  the large batch by the legacy pipeline's approach (COPY + INSERT ... SELECT) and by dlt.
   latency  --latency-drops small files, each dropped -> loaded -> store_daily_sales -> Slack alert, real daemon.
+  analytics  store_daily_sales refreshed after a 10k-event batch on --history-sales sales, the full rebuild,
+           the sales-drop query for 10k stores (benchmarks/analytics_refresh.py).
 
 Prints the tables and the targets (met / NOT MET), and writes everything with machine facts to
 .bench/results-<timestamp>.json and .bench/latest.json. Exits 1 when a scenario fails (a load lost or rejected
@@ -48,7 +50,7 @@ from benchmarks.support import (
     redact_text,
 )
 
-SCENARIOS = ("large", "backlog", "tick", "alternatives", "latency")
+SCENARIOS = ("large", "backlog", "tick", "analytics", "alternatives", "latency")
 LARGE_METHODS = ("psql_copy", "platform", "pandas")
 Result = TypeVar("Result")
 
@@ -121,6 +123,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--latency-drops", type=_positive, default=5, help="latency: files dropped one by one"
     )
+    parser.add_argument(
+        "--history-sales", type=_positive, default=20_000_000, help="analytics: sales of history"
+    )
     parser.add_argument("--check-targets", action="store_true", help="exit 1 when a target is not met")
     return parser.parse_args(argv)
 
@@ -187,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported here so that `--help` is instant; these pull in Dagster.
     from benchmarks.alternatives import render_alternatives, run_alternatives_scenario
+    from benchmarks.analytics_refresh import run_analytics_scenario
     from benchmarks.backlog import render_backlog, run_backlog_scenario
     from benchmarks.end_to_end_latency import render_latency, run_latency_scenario
     from benchmarks.large_file import run_large_file_scenario
@@ -289,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
                 "latency",
                 lambda: run_latency_scenario(server, drops=args.latency_drops, run_dir=run_dir),
                 render_latency,
+            )
+        if "analytics" in args.only:
+            run_section(
+                "analytics",
+                lambda: run_analytics_scenario(server, history_sales=args.history_sales, repeat=args.repeat),
+                lambda analytics: analytics.render(),
             )
     results = {
         "started_at": started_at.isoformat(timespec="seconds"),

@@ -9,6 +9,7 @@ etl generate            write one realistic batch file, ids reserved from the da
 etl generate-history    write several days of batches with a sales drop on the last day
 etl status              the last 24 hours: files loaded, rows, rejects by reason, quarantined files, pending alerts
 etl quarantine          list files that could not be read; retry (once fixed) or drop one
+etl rebuild-analytics   rebuild store_daily_sales from all sales (refreshes are otherwise incremental)
 
 Each command lives in a module of this package with a `register(subparsers)` function; a new command is a new
 module added to COMMAND_MODULES. Every option needs help text; its default is appended to it (HelpWithDefaults).
@@ -19,9 +20,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 
-from etl_project.cli import database, dev, generate, quarantine, status
+from etl_project.cli import analytics, database, dev, generate, quarantine, status
 
-COMMAND_MODULES = [dev, database, generate, status, quarantine]
+COMMAND_MODULES = [dev, database, generate, status, quarantine, analytics]
 
 
 class HelpWithDefaults(argparse.HelpFormatter):

@@ -40,7 +40,7 @@ from etl_project.loading.staging_tables import (
     claim_staging,
     release_staging,
 )
-from etl_project.loading.statements import envelope, ids, replace, validate
+from etl_project.loading.statements import envelope, ids, replace, sales_changes, validate
 from etl_project.loading.statements import staging as staging_sql
 from etl_project.loading.statements.common import RAW_ID_RANGE, REJECTED_EVENTS, analyze, relation_pages
 from etl_project.loading.writer import LoadWriter
@@ -58,9 +58,14 @@ def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> Non
     """Remove what earlier loads of the batch left, so that this load replaces them."""
     previous = processed_files.previous_load(cur, batch_id)
     if previous is not None and previous[0] is not None:
-        for table in replace.RAW_ID_TABLES:
-            cur.execute(replace.delete_previous_load(table), PreviousLoadParams(previous[0]).as_params())
+        for statement in [
+            *sales_changes.record_previous_load_removed(),
+            *map(replace.delete_previous_load, replace.RAW_ID_TABLES),
+        ]:
+            cur.execute(statement, PreviousLoadParams(previous[0]).as_params())
     elif previous is not None and previous[1] == "loaded":  # loaded before raw_id ranges existed
+        for statement in sales_changes.record_legacy_batch_removed():
+            cur.execute(statement, BatchParams(batch_id).as_params())
         for table in replace.RAW_ID_TABLES:
             cur.execute(replace.delete_by_batch_id(table), BatchParams(batch_id).as_params())
     cur.execute(replace.delete_rejections(), BatchParams(batch_id).as_params())
@@ -111,6 +116,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
                 report.preview[schema.table] = preview(cur, schema.table, params)
             report.rejected = rejections_by_table(cur, batch_id)
             check_every_row_accounted_for(report)
+            cur.execute(sales_changes.record_load(), params.as_params())
             processed_files.record_file(cur, report, status="loaded", error=None)
     finally:
         # Dropping the staging tables of a large file can take a second (the kernel freeing their pages): it

@@ -26,6 +26,8 @@ MIGRATION_LOCK_ID = 7_301_001
 BATCH_LOCK_CLASS = 7_301_002
 #: Advisory-lock class of "a load's staging tables are in use"; the second key is the load number.
 STAGING_LOCK_CLASS = 7_301_003
+#: Advisory lock of "refreshing store_daily_sales" (one key): refreshes run one at a time.
+STORE_DAILY_SALES_REFRESH_LOCK_ID = 7_301_004
 
 
 def lock_batch(cur: psycopg2.extensions.cursor, batch_id: str) -> None:

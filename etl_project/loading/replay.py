@@ -12,7 +12,7 @@ from psycopg2 import sql
 from etl_project.loading import processed_files
 from etl_project.loading.params import BatchParams
 from etl_project.loading.rejections import reference_categories
-from etl_project.loading.statements import ids, validate
+from etl_project.loading.statements import ids, sales_changes, validate
 from etl_project.loading.statements import replay as replay_sql
 from etl_project.loading.statements.references import committed_rows
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
@@ -36,6 +36,8 @@ def replay_batch(conn: psycopg2.extensions.connection, batch_id: str) -> Counter
                 continue
             events = replay_sql.late_reference_events(schema)
             moved[schema.table] += _load_event_table(cur, schema, events, validated, params)
+            if schema.table == "sales":  # late sales change store_daily_sales
+                cur.execute(sales_changes.record_replayed_sales(validated))
             cur.execute(replay_sql.forget_replayed_rejections(validated), params.as_params())
             cur.execute(validate.drop_validated(validated))
         if moved.total():

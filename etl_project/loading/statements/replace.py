@@ -16,13 +16,14 @@ from etl_project.schemas import EVENT_SCHEMAS
 RAW_ID_TABLES: tuple[str, ...] = (*(s.table for s in reversed(EVENT_SCHEMAS)), "raw_events")
 
 
-def _in_load(base: sql.Placeholder) -> sql.Composed:
+def in_load(base: sql.Placeholder) -> sql.Composed:
+    """The rows of the load whose raw_id range starts at `base`."""
     return sql.SQL("raw_id > {p} AND raw_id < {p} + {width}").format(p=base, width=sql.Literal(RAW_ID_RANGE))
 
 
 def delete_previous_load(table: str) -> sql.Composed:
     """Rows of the batch's previous load (`PreviousLoadParams`), found by their raw_id range."""
-    return sql.SQL("DELETE FROM {} WHERE {}").format(event_table(table), _in_load(PREVIOUS_BASE))
+    return sql.SQL("DELETE FROM {} WHERE {}").format(event_table(table), in_load(PREVIOUS_BASE))
 
 
 def delete_by_batch_id(table: str) -> sql.Composed:
@@ -38,5 +39,5 @@ def delete_rejections() -> sql.Composed:
 def select_batch_preview(table: str, limit: int) -> sql.Composed:
     """The first rows of this load (`LoadParams`) in `etl.<table>`."""
     return sql.SQL("SELECT * FROM {} WHERE {} ORDER BY raw_id LIMIT {}").format(
-        event_table(table), _in_load(RAW_ID_BASE), sql.Literal(limit)
+        event_table(table), in_load(RAW_ID_BASE), sql.Literal(limit)
     )
