@@ -73,8 +73,8 @@ def test_history_flags_no_store_and_each_drop_flags_only_its_own(
     evaluation = _evaluate(instance, etl_database)
 
     assert not evaluation.passed
-    flagged = evaluation.metadata["flagged_stores"].value
-    assert [(s["store_name"], s["percent_change"]) for s in flagged] == [
+    flagged = [r.data for r in evaluation.metadata["flagged_stores"].records]
+    assert [(s["store"], s["change_percent"]) for s in flagged] == [
         (drop_store_name(1), -90.0),
         (drop_store_name(2), -90.0),
     ]
