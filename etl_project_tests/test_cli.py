@@ -153,8 +153,9 @@ def test_etl_status_reports_the_last_day(
     materialize_batches(instance, resources, ["bad_header", "with_rejects"], raise_on_error=False)
     with db, db.cursor() as cur:
         cur.execute(
-            "INSERT INTO utilities.alert_outbox (evaluation_key, as_of_date, message, delivered_at) VALUES "
-            "('run/1', '2025-04-20', '{}', now()), ('run/2', '2025-04-20', '{}', NULL)"
+            "INSERT INTO utilities.alert_outbox (alert_key, kind, destination, as_of_date, message, delivered_at) "
+            "VALUES ('run/1', 'sales_drop', '#alerts', '2025-04-20', '{}', now()), "
+            "('run/2', 'sales_drop', '#alerts', '2025-04-20', '{}', NULL)"
         )
     monkeypatch.setenv("ETL_DATABASE_URL", database_url)
 
