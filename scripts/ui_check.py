@@ -192,6 +192,12 @@ def _hover_a_skipped_tick(page: Page) -> None:
     _tick_row(page, "0 runs requested").locator("td").nth(1).locator("span").first.hover(timeout=10_000)
 
 
+def _show_check_execution_history(page: Page) -> None:
+    """The check's evaluations, one row per partition: the failed one shows its reason."""
+    page.get_by_text("Execution history", exact=True).first.click(timeout=10_000)
+    page.wait_for_load_state("networkidle")
+
+
 def _dropping_store_names(etl_url: str) -> Callable[[], list[str]]:
     """The names of the history's dropping stores (its first two, when active), once loaded."""
 
@@ -250,12 +256,12 @@ def check_ui(check: UiCheck, etl_url: str) -> None:
     )
     check.answer(
         "why a file was quarantined",
-        f"/assets/raw_events?view=partitions&partition={UNREADABLE_BATCH}",
-        ["batch_file_readable", "wrong header"],
+        "/assets/raw_events?view=checks&checkDetail=batch_file_readable",
+        # The reason itself (not the check's description, which names the kinds of problems).
+        [UNREADABLE_BATCH, "missing column"],
         "quarantined-file.png",
         needs_data=True,
-        # the check's own page lists its evaluation of each partition
-        also_at=("/assets/raw_events?view=checks&checkDetail=batch_file_readable",),
+        reveal=_show_check_execution_history,
     )
     check.answer(
         "sales_drop_check listed",
