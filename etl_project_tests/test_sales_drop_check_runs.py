@@ -123,6 +123,10 @@ def test_check_runs_only_after_refreshes_that_changed_the_judged_days(
     assert _ran(sensor.tick_and_launch()) == [(1, 0)]
     assert _ran(sensor.tick_and_launch()) == [(0, 1)]
 
+    # The UI lists the three evaluations only: no "planned" or "skipped" rows for the refreshes without it.
+    history = instance.event_log_storage.get_asset_check_execution_history(SALES_DROP_CHECK_KEY, limit=50)
+    assert [record.status.value for record in history] == ["FAILED", "FAILED", "FAILED"]
+
 
 def test_same_window_same_version_and_the_metadata_names_the_judged_days(sensor, instance):
     sensor.tick_and_launch()
