@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests
 
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.resources import DataQualityLimits
@@ -28,38 +27,41 @@ REFRESH_KEY = store_daily_sales.key
 
 
 class _Sensor:
-    """analytics_automation_sensor's ticks, and the runs they request executed in process."""
+    """analytics_automation_sensor's ticks (evaluated as the sensor daemon does, in user code), and the runs they
+    request executed in process with the asset and check selection a launched run gets."""
 
     def __init__(self, instance: dg.DagsterInstance, resources: dict):
         self.instance = instance
         self.resources = {**resources, "sales_drop_rules": RULES}
-        self.defs = dg.Definitions(
-            assets=[batch_event_tables, store_daily_sales],
-            asset_checks=[sales_drop_check],
-            resources={**self.resources, "data_quality_limits": DataQualityLimits()},
-        )
         self.cursor = None
 
-    def tick(self) -> list[dg.RunRequest]:
-        result = dg.evaluate_automation_conditions(
-            self.defs,
-            self.instance,
-            asset_selection=analytics_automation_sensor.asset_selection,
-            cursor=self.cursor,
+    def _definitions(self) -> dg.Definitions:
+        return dg.Definitions(
+            assets=[batch_event_tables, store_daily_sales],
+            asset_checks=[sales_drop_check],
+            sensors=[analytics_automation_sensor],
+            resources={**self.resources, "data_quality_limits": DataQualityLimits()},
         )
+
+    def tick(self) -> list[dg.RunRequest]:
+        repository = self._definitions().get_repository_def()
+        context = dg.build_sensor_context(
+            instance=self.instance, repository_def=repository, cursor=self.cursor
+        )
+        result = analytics_automation_sensor.evaluate_tick(context)
         self.cursor = result.cursor
-        asset_graph = self.defs.resolve_asset_graph()
-        return list(build_run_requests(list(result._requested_subsets), asset_graph, None, False))
+        return list(result.run_requests or [])
 
     def launch(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
-        selection = dg.AssetSelection.assets(*request.asset_selection or []).without_checks()
-        selection |= dg.AssetSelection.checks(*request.asset_check_keys or [])
-        return dg.materialize(
-            [store_daily_sales, sales_drop_check],
-            selection=selection,
-            instance=self.instance,
-            resources=self.resources,
+        """Run the request as a launched run does: the implicit asset job, subset to the run's selection (a
+        check list of None meaning "all the assets' checks", as in dagster's run creation)."""
+        job = self._definitions().resolve_implicit_global_asset_job_def()
+        checks = request.asset_check_keys
+        subset = job.get_subset(
+            asset_selection=set(request.asset_selection or []),
+            asset_check_selection=None if checks is None else set(checks),
         )
+        return subset.execute_in_process(instance=self.instance, tags=request.tags)
 
     def tick_and_launch(self) -> list[dg.ExecuteInProcessResult]:
         """One tick and its runs; each result says what ran (asset materialisations, check evaluations)."""

@@ -28,6 +28,10 @@ analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     emit_backfills=False,
+    # Evaluated by the sensor daemon in the code server, whose run submission keeps a refresh's empty check
+    # list: the asset daemon's (dagster 1.13.27, submit_asset_runs.py) turns [] into "all the asset's checks",
+    # so sales_drop_check would ride along with every refresh despite its own automation condition.
+    use_user_code_server=True,
     description=(
         "Refreshes store_daily_sales when new sales or products land, and runs sales_drop_check after a refresh "
         "that changed the days it judges (yesterday and the 7 days before) or its rule."
