@@ -55,7 +55,10 @@ STAGES = (
     ("refresh_requested", "the tick evaluates automation conditions, requests the refresh"),
     ("refresh_started", "refresh run starts (queue + run process start-up)"),
     ("table_refreshed", "store_daily_sales holds the drop day"),
-    ("check_evaluated", "sales_drop_check evaluated (same run)"),
+    ("check_tick_started", "waiting for the next analytics_automation_sensor tick (30 s interval)"),
+    ("check_requested", "the tick sees the new data version of store_daily_sales, requests the check"),
+    ("check_started", "check run starts (queue + run process start-up)"),
+    ("check_evaluated", "sales_drop_check evaluated"),
     ("alert_tick_started", "waiting for a tick of the alert sensor (30 s interval)"),
     ("alert_received", "the tick posts the alert; the fake Slack has it"),
 )
@@ -101,7 +104,8 @@ def _measure_drop(
     load, evaluation = probe.load_run(dropped), probe.flagging_evaluation(name)
     if load is None or load.start_time is None or load.end_time is None or evaluation is None:
         raise BenchmarkError(f"drop {index}: no finished load run or no flagging evaluation in the instance")
-    refresh = probe.instance.get_run_record_by_id(evaluation.run_id)
+    check = probe.instance.get_run_record_by_id(evaluation.run_id)
+    refresh = probe.refresh_run_before(evaluation.timestamp)
     ticks = probe.ticks(dropped - 1)
     alert_tick = tick_running_at(ticks, alert_seen)
     moments = {
@@ -115,6 +119,9 @@ def _measure_drop(
         "refresh_requested": epoch(refresh.create_timestamp),
         "refresh_started": refresh.start_time,
         "table_refreshed": refreshed_seen,
+        "check_tick_started": requesting_tick(ticks, check.dagster_run.run_id),
+        "check_requested": epoch(check.create_timestamp),
+        "check_started": check.start_time,
         "check_evaluated": evaluation.timestamp,
         "alert_tick_started": alert_tick[1] if alert_tick else None,
         "alert_received": alert_seen,
@@ -198,9 +205,16 @@ def render_latency(result: LatencyResult) -> str:
     ]
     totals = ", ".join(f"{t:.1f}" for t in result.totals())
     waiting = sum(
-        medians[s] for s in ("settled", "file_tick_started", "automation_tick_started", "alert_tick_started")
+        medians[s]
+        for s in (
+            "settled",
+            "file_tick_started",
+            "automation_tick_started",
+            "check_tick_started",
+            "alert_tick_started",
+        )
     )
-    start_up = medians["load_started"] + medians["refresh_started"]
+    start_up = medians["load_started"] + medians["refresh_started"] + medians["check_started"]
     senders = sorted({str(t["alert_sensor"]) for t in result.timelines})
     return "\n".join(
         [
@@ -209,7 +223,7 @@ def render_latency(result: LatencyResult) -> str:
             f"file dropped -> Slack alert: median {statistics.median(result.totals()):.1f} s (drops: {totals} s)",
             format_table(["stage ends when", "median s", "share", "what"], rows),
             f"Of the {whole:.1f} s: {waiting:.1f} s waiting for the settle time and sensor ticks, {start_up:.1f} s "
-            f"starting the two runs, {whole - waiting - start_up:.1f} s the ticks' and runs' own work. "
+            f"starting the three runs, {whole - waiting - start_up:.1f} s the ticks' and runs' own work. "
             f"Alerts sent by: {', '.join(senders)}.",
         ]
     )

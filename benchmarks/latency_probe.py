@@ -90,6 +90,15 @@ class LatencyProbe:
         ]
         return min(flagged, key=lambda e: e.timestamp, default=None)
 
+    def refresh_run_before(self, moment: float) -> dg.RunRecord:
+        """The run of the last refresh of store_daily_sales before `moment` (the one the check then judged)."""
+        records = self.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=CHECK_KEY.asset_key, before_timestamp=moment), limit=1
+        ).records
+        if not records:
+            raise BenchmarkError("no refresh of store_daily_sales before the check's evaluation")
+        return self.instance.get_run_record_by_id(records[0].run_id)
+
     def load_run(self, created_after: float) -> dg.RunRecord | None:
         after = datetime.fromtimestamp(created_after, timezone.utc)
         records = self.instance.get_run_records(

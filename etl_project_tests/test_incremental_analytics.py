@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from etl_project import cli
 from etl_project.analytics import refresh_store_daily_sales
 from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.loading import batches_to_replay, load_batch, replay_batch
 from etl_project_tests.helpers import write_raw_batch
 
@@ -243,7 +244,7 @@ def test_the_materialisation_says_which_kind_ran_and_the_cli_rebuilds(
     platform.load("entities", _entities())
     platform.load("products_a", _products("products_a", [Decimal("2"), Decimal("3")]))
     platform.load("sales_a", _sales([(1, 1, 2, "2025-04-20 10:00"), (2, 2, 1, "2025-04-21 10:00")]))
-    resources = {"etl_database": etl_database}
+    resources = {"etl_database": etl_database, "sales_drop_rules": SalesDropRules()}
     full = dg.materialize(
         [store_daily_sales],
         instance=instance,

@@ -95,7 +95,9 @@ def test_sale_date_shapes_keep_the_time_and_count_on_their_day_in_etl_timezone(
             "2025-04-21 05:00",
         ]
     assert dg.materialize(
-        [store_daily_sales], instance=instance, resources={"etl_database": new_york}
+        [store_daily_sales],
+        instance=instance,
+        resources={"etl_database": new_york, "sales_drop_rules": SalesDropRules()},
     ).success
     with db.cursor() as cur:
         cur.execute("SELECT sale_date, sales_lines FROM etl.store_daily_sales ORDER BY sale_date")

@@ -1,7 +1,8 @@
 """Sales analytics: store_daily_sales, the sales-drop check, its daily verdict and its Slack alerts.
 
 assets.py               store_daily_sales and its automation condition
-checks.py               sales_drop_check (the rule's SQL is etl_db/queries/sales_drop.sql)
+checks.py               sales_drop_check and its automation condition (the rule's SQL is etl_db/queries/sales_drop.sql)
+judged_window.py        what the check judges, fingerprinted: store_daily_sales' data version
 verdict.py              when a day's verdict is due (ETL_SALES_DROP_SCHEDULE)
 schedules.py            daily_sales_verdict_schedule and its job
 sensors.py              analytics_automation_sensor, sales_drop_slack_sensor

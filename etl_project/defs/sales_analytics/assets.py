@@ -6,6 +6,8 @@ import dagster as dg
 from pydantic import Field
 
 from etl_project.analytics import refresh_store_daily_sales
+from etl_project.defs.sales_analytics.judged_window import judged_day, judged_window
+from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.resources import EtlDatabase
 
 ANALYTICS_GROUP = "analytics"
@@ -41,22 +43,31 @@ class StoreDailySalesConfig(dg.Config):
     metadata={"dagster/table_name": "etl.store_daily_sales"},
 )
 def store_daily_sales(
-    context: dg.AssetExecutionContext, config: StoreDailySalesConfig, etl_database: EtlDatabase
+    context: dg.AssetExecutionContext,
+    config: StoreDailySalesConfig,
+    etl_database: EtlDatabase,
+    sales_drop_rules: SalesDropRules,
 ) -> dg.MaterializeResult:
     """Each store's sales amount per day: sum of quantity x product price, by store id and sale day.
 
     Refreshed incrementally: only the store-days that loads, reloads and replays changed since the last refresh
     are recomputed (a full rebuild on request). The metadata says which kind ran and how many store-days.
+    The data version fingerprints what sales_drop_check judges (the as-of day, its rows and those of the 7 days
+    before it, the stores, the rule): it changes only when the verdict may change, and only then does the check
+    run again.
     """
     with etl_database.connect() as conn:
         report = refresh_store_daily_sales(conn, full=config.full_rebuild)
+        window = judged_window(conn, sales_drop_rules, judged_day(context.run.tags, sales_drop_rules))
     days = f", {report.first_day} to {report.last_day}" if report.first_day else ""
     context.log.info(f"store_daily_sales: {report.kind} refresh of {report.store_days} store-days{days}")
     metadata: dict[str, str | int] = {
         "refresh_kind": report.kind,
         "store_days_refreshed": report.store_days,
         "changes_consumed": report.changes_consumed,
+        "sales_drop_as_of_date": str(window.as_of),
+        "sales_drop_window_store_days": window.rows,
     }
     if report.first_day is not None:
         metadata |= {"first_sale_date": str(report.first_day), "last_sale_date": str(report.last_day)}
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata, data_version=window.data_version)

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.judged_window import judged_day
 from etl_project.defs.sales_analytics.resources import SalesDropRules
-from etl_project.defs.sales_analytics.verdict import AS_OF_TAG, verdict_due_at
+from etl_project.defs.sales_analytics.verdict import verdict_due_at
 from etl_project.queries import analytic_query
 from etl_project.resources import EtlDatabase
 
@@ -91,18 +92,31 @@ def _verdict(rules: SalesDropRules, as_of: date) -> tuple[bool, str]:
     return final, (f"final (due {when})" if final else f"provisional: the day is judged at {when}")
 
 
-@dg.asset_check(asset=store_daily_sales, name="sales_drop_check", blocking=False)
+#: A refresh of store_daily_sales changed its data version, the fingerprint of what this check judges
+#: (judged_window.py). Evaluated by analytics_automation_sensor at its next tick: the check runs in a run of
+#: its own (or after the refresh, in the same run, when that tick refreshes the table again). Refreshes that
+#: only changed other days (today's batches) leave it alone; the check never rides along with a refresh.
+JUDGED_WINDOW_CHANGED = dg.AutomationCondition.any_deps_match(
+    dg.AutomationCondition.data_version_changed()
+).with_label("the judged days or the rule changed")
+
+
+@dg.asset_check(
+    asset=store_daily_sales,
+    name="sales_drop_check",
+    blocking=False,
+    automation_condition=JUDGED_WINDOW_CHANGED,
+)
 def sales_drop_check(
     context: dg.AssetCheckExecutionContext, etl_database: EtlDatabase, sales_drop_rules: SalesDropRules
 ) -> dg.AssetCheckResult:
     """Which stores' sales fell yesterday: an active store is flagged when its amount of the day is at or below
     the threshold (default -20%) against its 7-day average (days without sales count as zero). Stores with a
     small baseline, closed and test stores are never flagged; a day without any sales data fails as such.
-    Runs with each refresh of store_daily_sales (provisional until the day is due) and by
-    daily_sales_verdict_schedule; sales_drop_slack_sensor posts final verdicts to Slack.
+    Runs after a refresh of store_daily_sales that changed the judged days or the rule (provisional until the
+    day is due), and by daily_sales_verdict_schedule; sales_drop_slack_sensor posts final verdicts to Slack.
     """
-    tagged = context.run.tags.get(AS_OF_TAG)
-    as_of = date.fromisoformat(tagged) if tagged else sales_drop_rules.evaluation_date()
+    as_of = judged_day(context.run.tags, sales_drop_rules)
     findings = find_sales_drops(etl_database, sales_drop_rules, as_of)
     final, verdict = _verdict(sales_drop_rules, as_of)
     no_sales_data = findings.stores_with_sales == 0

@@ -1,7 +1,8 @@
 """The sensors of sales analytics.
 
-- analytics_automation_sensor evaluates store_daily_sales' automation condition, so the table (and with it
-  sales_drop_check) follows new sales by itself.
+- analytics_automation_sensor evaluates the automation conditions of store_daily_sales (refreshed when sales or
+  products change) and of sales_drop_check (evaluated, in a run of its own, when a refresh changed what it
+  judges), so both follow new sales by themselves.
 - sales_drop_slack_sensor posts final verdicts of sales_drop_check through the alert outbox: each (store,
   day) once, and a day without any sales data once.
 """
@@ -23,11 +24,18 @@ from etl_project.resources import EtlDatabase
 #: Dagster's implicit default automation sensor starts stopped; this one runs as soon as the platform does.
 analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
     "analytics_automation_sensor",
-    target=dg.AssetSelection.assets(store_daily_sales),
+    target=dg.AssetSelection.assets(store_daily_sales),  # with its check, sales_drop_check
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     emit_backfills=False,
-    description="Refreshes store_daily_sales (and runs sales_drop_check) when new sales or products land.",
+    # Evaluated by the sensor daemon in the code server, whose run submission keeps a refresh's empty check
+    # list: the asset daemon's (dagster 1.13.27, submit_asset_runs.py) turns [] into "all the asset's checks",
+    # so sales_drop_check would ride along with every refresh despite its own automation condition.
+    use_user_code_server=True,
+    description=(
+        "Refreshes store_daily_sales when new sales or products land, and runs sales_drop_check after a refresh "
+        "that changed the days it judges (yesterday and the 7 days before) or its rule."
+    ),
 )
 
 #: Most recent evaluations looked at per tick; older ones were handled by earlier ticks.
