@@ -21,12 +21,17 @@ from etl_project.defs.sales_analytics.sales_drop_message import (
 )
 from etl_project.resources import EtlDatabase
 
+#: How often store_daily_sales' and sales_drop_check's conditions are evaluated and new verdicts posted.
+ANALYTICS_TICK_SECONDS = 10
+
 #: Dagster's implicit default automation sensor starts stopped; this one runs as soon as the platform does.
 analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
     "analytics_automation_sensor",
     target=dg.AssetSelection.assets(store_daily_sales),  # with its check, sales_drop_check
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    # Each wait for this tick is on the path from a late batch to its alert (twice: the refresh, then the
+    # check's own run); a tick evaluates two conditions, a fraction of a second.
+    minimum_interval_seconds=ANALYTICS_TICK_SECONDS,
     emit_backfills=False,
     # Evaluated by the sensor daemon in the code server, whose run submission keeps a refresh's empty check
     # list: the asset daemon's (dagster 1.13.27, submit_asset_runs.py) turns [] into "all the asset's checks",
@@ -107,7 +112,7 @@ def _queue_verdict(
 
 @dg.sensor(
     name="sales_drop_slack_sensor",
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=ANALYTICS_TICK_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Posts each failed sales_drop_check evaluation to Slack, naming the stores not alerted yet "
     "for that day; a message Slack refused is retried on the next tick.",
