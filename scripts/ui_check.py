@@ -192,9 +192,11 @@ def _hover_a_skipped_tick(page: Page) -> None:
     _tick_row(page, "0 runs requested").locator("td").nth(1).locator("span").first.hover(timeout=10_000)
 
 
-def _show_check_execution_history(page: Page) -> None:
-    """The check's evaluations, one row per partition: the failed one shows its reason."""
-    page.get_by_text("Execution history", exact=True).first.click(timeout=10_000)
+def _show_the_quarantined_partitions_evaluation(page: Page) -> None:
+    """The check's Partitions tab, then the quarantined batch's partition: its evaluation and reason."""
+    page.get_by_text("Partitions", exact=True).last.click(timeout=10_000)
+    page.wait_for_load_state("networkidle")
+    page.get_by_text(UNREADABLE_BATCH, exact=True).first.click(timeout=10_000)
     page.wait_for_load_state("networkidle")
 
 
@@ -261,7 +263,7 @@ def check_ui(check: UiCheck, etl_url: str) -> None:
         [UNREADABLE_BATCH, "missing column"],
         "quarantined-file.png",
         needs_data=True,
-        reveal=_show_check_execution_history,
+        reveal=_show_the_quarantined_partitions_evaluation,
     )
     check.answer(
         "sales_drop_check listed",
