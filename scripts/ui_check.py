@@ -198,6 +198,7 @@ def _show_the_quarantined_partitions_evaluation(page: Page) -> None:
     page.wait_for_load_state("networkidle")
     page.get_by_text(UNREADABLE_BATCH, exact=True).first.click(timeout=10_000)
     page.wait_for_load_state("networkidle")
+    page.get_by_text("missing column").first.scroll_into_view_if_needed(timeout=10_000)
 
 
 def _dropping_store_names(etl_url: str) -> Callable[[], list[str]]:
