@@ -80,7 +80,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--only", type=_choices(SCENARIOS), default=list(SCENARIOS), help="large,backlog,tick"
+        "--only",
+        type=_choices(SCENARIOS),
+        default=list(SCENARIOS),
+        help="comma-separated scenarios: " + ",".join(SCENARIOS),
     )
     parser.add_argument("--events", type=_positive, default=1_000_000, help="events in the large batch")
     parser.add_argument(
