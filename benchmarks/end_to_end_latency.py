@@ -37,6 +37,7 @@ from benchmarks.latency_batches import (
 from benchmarks.latency_probe import LatencyProbe, epoch, requesting_tick, tick_running_at
 from benchmarks.report import Target, format_table
 from benchmarks.support import BenchmarkError, BenchServer, log, sqlalchemy_url
+from etl_project.defs.sales_analytics.sensors import ANALYTICS_TICK_SECONDS
 from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 
 TARGET_SECONDS = 30.0
@@ -51,15 +52,24 @@ STAGES = (
     ("load_started", "load run starts (queue + run process start-up)"),
     ("rows_in_tables", "rows committed in etl.sales"),
     ("load_finished", "load run ends (materialisations recorded)"),
-    ("automation_tick_started", "waiting for an analytics_automation_sensor tick (30 s interval)"),
+    (
+        "automation_tick_started",
+        f"waiting for an analytics_automation_sensor tick ({ANALYTICS_TICK_SECONDS} s interval)",
+    ),
     ("refresh_requested", "the tick evaluates automation conditions, requests the refresh"),
     ("refresh_started", "refresh run starts (queue + run process start-up)"),
     ("table_refreshed", "store_daily_sales holds the drop day"),
-    ("check_tick_started", "waiting for the next analytics_automation_sensor tick (30 s interval)"),
+    (
+        "check_tick_started",
+        f"waiting for the next analytics_automation_sensor tick ({ANALYTICS_TICK_SECONDS} s interval)",
+    ),
     ("check_requested", "the tick sees the new data version of store_daily_sales, requests the check"),
     ("check_started", "check run starts (queue + run process start-up)"),
     ("check_evaluated", "sales_drop_check evaluated"),
-    ("alert_tick_started", "waiting for a tick of the alert sensor (30 s interval)"),
+    (
+        "alert_tick_started",
+        "waiting for a tick of an alert sensor (every alert sensor delivers the outbox; 10-30 s intervals)",
+    ),
     ("alert_received", "the tick posts the alert; the fake Slack has it"),
 )
 
