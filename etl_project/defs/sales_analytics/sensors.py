@@ -7,6 +7,8 @@
   day) once, and a day without any sales data once.
 """
 
+import warnings
+
 import dagster as dg
 import psycopg2.extensions
 
@@ -25,23 +27,27 @@ from etl_project.resources import EtlDatabase
 ANALYTICS_TICK_SECONDS = 10
 
 #: Dagster's implicit default automation sensor starts stopped; this one runs as soon as the platform does.
-analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
-    "analytics_automation_sensor",
-    target=dg.AssetSelection.assets(store_daily_sales),  # with its check, sales_drop_check
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    # Each wait for this tick is on the path from a late batch to its alert (twice: the refresh, then the
-    # check's own run); a tick evaluates two conditions, a fraction of a second.
-    minimum_interval_seconds=ANALYTICS_TICK_SECONDS,
-    emit_backfills=False,
-    # Evaluated by the sensor daemon in the code server, whose run submission keeps a refresh's empty check
-    # list: the asset daemon's (dagster 1.13.27, submit_asset_runs.py) turns [] into "all the asset's checks",
-    # so sales_drop_check would ride along with every refresh despite its own automation condition.
-    use_user_code_server=True,
-    description=(
-        "Refreshes store_daily_sales when new sales or products land, and runs sales_drop_check after a refresh "
-        "that changed the days it judges (yesterday and the 7 days before) or its rule."
-    ),
-)
+#: `use_user_code_server` is a beta parameter in 1.13 and warns each time the definitions load; it is needed
+#: (see below), so that one warning is silenced here.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
+        "analytics_automation_sensor",
+        target=dg.AssetSelection.assets(store_daily_sales),  # with its check, sales_drop_check
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        # Each wait for this tick is on the path from a late batch to its alert (twice: the refresh, then the
+        # check's own run); a tick evaluates two conditions, a fraction of a second.
+        minimum_interval_seconds=ANALYTICS_TICK_SECONDS,
+        emit_backfills=False,
+        # Evaluated by the sensor daemon in the code server, whose run submission keeps a refresh's empty check
+        # list: the asset daemon's (dagster 1.13.27, submit_asset_runs.py) turns [] into "all the asset's checks",
+        # so sales_drop_check would ride along with every refresh despite its own automation condition.
+        use_user_code_server=True,
+        description=(
+            "Refreshes store_daily_sales when new sales or products land, and runs sales_drop_check after a refresh "
+            "that changed the days it judges (yesterday and the 7 days before) or its rule."
+        ),
+    )
 
 #: Most recent evaluations looked at per tick; older ones were handled by earlier ticks.
 EVALUATIONS_PER_TICK = 50
