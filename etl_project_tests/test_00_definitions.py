@@ -21,6 +21,7 @@ ASSETS = {"raw_events", "stores", "products", "orders", "sales", "store_daily_sa
 ASSET_CHECKS = {
     "store_daily_sales:sales_drop_check",
     "raw_events:batch_file_readable",
+    "sales:references_valid",
     *(
         f"{table}:{check}"
         for table in ("raw_events", "stores", "products", "orders", "sales")

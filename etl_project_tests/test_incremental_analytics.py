@@ -21,7 +21,7 @@ from etl_project import cli
 from etl_project.analytics import refresh_store_daily_sales
 from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.resources import SalesDropRules
-from etl_project.loading import batches_to_replay, load_batch, replay_batch
+from etl_project.loading import ReloadRefusedError, batches_to_replay, load_batch, replay_batch
 from etl_project_tests.helpers import write_raw_batch
 
 pytestmark = pytest.mark.every_postgres_major
@@ -103,7 +103,14 @@ class _Platform:
         self.directory = directory
 
     def load(self, batch_id: str, events: list[tuple[str, dict]]) -> None:
-        load_batch(self.conn, batch_id, write_raw_batch(self.directory, batch_id, _rows(batch_id, events)))
+        """Load a version of the batch; one that would remove a product other batches' sales reference is
+        refused (issue 20) and changes nothing, which the refresh must then see too."""
+        try:
+            load_batch(
+                self.conn, batch_id, write_raw_batch(self.directory, batch_id, _rows(batch_id, events))
+            )
+        except ReloadRefusedError as refused:
+            assert "which this version no longer has" in str(refused)
 
     def apply(self, operation: tuple) -> None:
         match operation:

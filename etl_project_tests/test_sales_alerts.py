@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from etl_project.defs.alerting.resources import AlertChannel
+from etl_project.defs.ingestion.integrity import references_valid
 from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.checks import sales_drop_check
 from etl_project.defs.sales_analytics.resources import SalesDropRules
@@ -241,7 +242,7 @@ def test_the_schedule_judges_yesterday_whether_or_not_data_arrived(sales_history
     assert request.tags["etl/sales_drop_as_of"] == "2025-04-20"
     defs = dg.Definitions(
         assets=[store_daily_sales],
-        asset_checks=[sales_drop_check],
+        asset_checks=[sales_drop_check, references_valid],
         jobs=[daily_sales_verdict_job],
         resources={"etl_database": etl_database, "sales_drop_rules": SalesDropRules(min_baseline_amount=50)},
     )
@@ -250,7 +251,10 @@ def test_the_schedule_judges_yesterday_whether_or_not_data_arrived(sales_history
         .get_job("daily_sales_verdict_job")
         .execute_in_process(instance=instance, tags=request.tags)
     )
-    [evaluation] = result.get_asset_check_evaluations()
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["references_valid"].passed  # the daily look at every sale's references
+    assert evaluations["references_valid"].metadata["scope"].value == "every row"
+    evaluation = evaluations["sales_drop_check"]
     assert evaluation.metadata["as_of_date"].value == "2025-04-20"
     assert evaluation.metadata["verdict_final"].value is True
     assert len(result.get_asset_materialization_events()) == 1  # store_daily_sales refreshed first

@@ -10,7 +10,11 @@ import only from `etl_project.loading`:
 - `count_batch_rows`, `first_rejected_rows`: what the committed tables hold of a batch (its data-quality
   checks' numbers, `BatchAccounting`) and its first rejected rows (`RejectedRow`), each one query after a load;
 - `processed_versions`, `batches_loaded_before`: what the file and retention sensors read of that record;
+- `seen_again_unchanged`, `file_sha256`: a file holding its batch's loaded content again is recorded as seen
+  again and not loaded (`file_versions`);
 - `batches_to_replay`, `replay_batch`: the replay of rows whose references arrived late;
+- `dangling_references_after_load`, `dangling_references_everywhere`: the referential-integrity guard;
+- `ReloadRefusedError`: a new version of a file would orphan other batches' rows (a `BatchFileError`);
 - `category_of`: the category of a rejection reason, as the run metadata counts it;
 - `MIGRATION_LOCK_ID`: the migrations' advisory lock (every lock id of the platform is in `processed_files`).
 """
@@ -18,9 +22,17 @@ import only from `etl_project.loading`:
 from etl_project.loading.batch_accounting import BatchAccounting, RowsAccount, count_batch_rows
 from etl_project.loading.batch_file import BatchFileError
 from etl_project.loading.batch_loader import load_batch
+from etl_project.loading.file_versions import file_sha256, seen_again_unchanged
+from etl_project.loading.integrity import (
+    DanglingReferences,
+    dangling_references_after_load,
+    dangling_references_everywhere,
+)
 from etl_project.loading.processed_files import (
     MIGRATION_LOCK_ID,
+    FileStatus,
     QuarantinedFile,
+    RecordedVersion,
     batches_loaded_before,
     is_loaded,
     processed_versions,
@@ -30,6 +42,7 @@ from etl_project.loading.processed_files import (
 )
 from etl_project.loading.rejected_rows import RejectedRow, first_rejected_rows
 from etl_project.loading.rejections import category_of
+from etl_project.loading.reload_guard import ReloadRefusedError
 from etl_project.loading.replay import batches_to_replay, replay_batch
 from etl_project.loading.report import BatchLoadReport
 
@@ -38,13 +51,20 @@ __all__ = [
     "BatchAccounting",
     "BatchFileError",
     "BatchLoadReport",
+    "DanglingReferences",
+    "FileStatus",
     "QuarantinedFile",
+    "RecordedVersion",
     "RejectedRow",
+    "ReloadRefusedError",
     "RowsAccount",
     "batches_loaded_before",
     "batches_to_replay",
     "category_of",
     "count_batch_rows",
+    "dangling_references_after_load",
+    "dangling_references_everywhere",
+    "file_sha256",
     "first_rejected_rows",
     "is_loaded",
     "load_batch",
@@ -53,4 +73,5 @@ __all__ = [
     "record_dropped",
     "record_quarantined",
     "replay_batch",
+    "seen_again_unchanged",
 ]

@@ -25,7 +25,15 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from etl_project.loading import processed_files
-from etl_project.loading.params import BatchParams, LoadParams, PreviousLoadParams, SliceParams, StagingParams
+from etl_project.loading.params import (
+    BatchParams,
+    LoadParams,
+    PreviousIdsParams,
+    PreviousLoadParams,
+    SliceParams,
+    StagingParams,
+)
+from etl_project.loading.reload_guard import refuse_orphaning_reload, removed_entity_ids
 from etl_project.loading.report import (
     BatchLoadReport,
     check_every_row_accounted_for,
@@ -52,6 +60,14 @@ logger = logging.getLogger(__name__)
 LOAD_WORK_MEM = "64MB"
 #: Rows of the staged file per slice of a non-entity table (sales), sent to the writer while the next is checked.
 SLICE_ROWS = 200_000
+
+
+def _previous_rows(cur: psycopg2.extensions.cursor, batch_id: str) -> PreviousIdsParams | None:
+    """Where the rows of the batch's previous load are (None: it has none), so that its ids can be kept."""
+    previous = processed_files.previous_load(cur, batch_id)
+    if previous is not None and (previous[0] is not None or previous[1] == "loaded"):
+        return PreviousIdsParams(batch_id, previous[0])
+    return None
 
 
 def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
@@ -88,17 +104,20 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
         params = staging_params.staged(staged.usual_batch_created_at)
         with conn, conn.cursor() as cur, autocommit(validator) as vcur:
             processed_files.lock_batch(cur, batch_id)
+            previous = _previous_rows(cur, batch_id)
             _delete_previous_load(cur, batch_id)
             _apply_load_settings(cur, local=True)
             writer = LoadWriter(conn, cur)
             try:
                 raw_events = writer.submit(_insert_raw_events, staged, params)
-                _validate(vcur, writer, staged, tables, params)
+                _validate(vcur, writer, staged, tables, params, previous)
                 writer.insert(None, staging_sql.insert_rejections(tables.rejections), params)
                 loaded = writer.finish()
             except BaseException:
                 writer.abort()
                 raise
+            removed = removed_entity_ids(cur, tables, params) if previous else {}
+            refuse_orphaning_reload(cur, path, removed, params)
             report = BatchLoadReport(
                 batch_id=batch_id,
                 filename=path.name,
@@ -111,6 +130,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
                 file_mtime_ns=staged.mtime_ns,
                 parsed_by=staged.parsed_by,
                 ignored_columns=staged.ignored_columns,
+                removed_ids=removed,
             )
             for schema in EVENT_SCHEMAS:
                 report.preview[schema.table] = preview(cur, schema.table, params)
@@ -174,9 +194,11 @@ def _validate(
     staged: StagedFile,
     tables: StagingTables,
     params: LoadParams,
+    previous: PreviousIdsParams | None,
 ) -> None:
     """The validator's part: every event type in load order, entities whole, the others in slices. Each step
-    commits at once (staging tables only), so the writer can insert its results while the next is validated."""
+    commits at once (staging tables only), so the writer can insert its results while the next is validated.
+    With `previous`, entities keep the ids the batch's previous load gave their positions."""
     _apply_load_settings(vcur, local=False)  # its own session: set for good
     vcur.execute("SET synchronous_commit = off")  # scratch tables: nothing to wait for
     entity_schemas = [schema for schema in EVENT_SCHEMAS if schema.is_entity]
@@ -189,7 +211,7 @@ def _validate(
         vcur.execute(ids.create_entity_table(tables.entities(schema.table), schema.table))
     for schema in EVENT_SCHEMAS:
         if schema.is_entity:
-            _validate_entities(vcur, writer, schema, tables, params)
+            _validate_entities(vcur, writer, schema, tables, params, previous)
         else:
             _validate_in_slices(vcur, writer, schema, staged, tables, params)
 
@@ -200,9 +222,11 @@ def _validate_entities(
     schema: EventSchema,
     tables: StagingTables,
     params: LoadParams,
+    previous: PreviousIdsParams | None,
 ) -> None:
     """Validate an entity type at once (duplicate ids are looked for across the batch), give the valid rows
-    their ids in file order in the load's entity table, and have the writer insert them."""
+    their ids in file order in the load's entity table (those of the previous load's same positions kept), and
+    have the writer insert them."""
     validated = tables.validated(schema.table)
     entities = tables.entities(schema.table)
     events = validate.staged_events(schema, tables.entity_events)
@@ -215,7 +239,14 @@ def _validate_entities(
     vcur.execute(ids.advance_id_sequence(schema, validated))
     vcur.execute(ids.id_sequence_of(schema))
     id_sequence = vcur.fetchone()[0]
-    vcur.execute(ids.keep_valid_entities(schema, id_sequence, entities, validated), params.as_params())
+    kept = None
+    if previous is not None:  # read before the writer's deletion commits: the validator sees the old rows
+        kept = tables.previous_ids(schema.table)
+        vcur.execute(
+            ids.create_previous_ids(schema, kept, by_range=previous.previous_base is not None),
+            previous.as_params(),
+        )
+    vcur.execute(ids.keep_valid_entities(schema, id_sequence, entities, validated, kept), params.as_params())
     vcur.execute(analyze(entities))  # sizes for the planner of later references to it
     vcur.execute(validate.reject_invalid_events(schema, tables.rejections, validated), params.as_params())
     writer.insert(schema.table, ids.insert_entities(schema, entities), params)

@@ -24,6 +24,8 @@ FIRST_TID = sql.Placeholder("first_tid")
 END_TID = sql.Placeholder("end_tid")
 #: raw_id_base of the batch's previous load, whose rows a reload deletes.
 PREVIOUS_BASE = sql.Placeholder("previous_base")
+#: Ids of an entity table that a reload would remove (an array).
+REMOVED_IDS = sql.Placeholder("removed_ids")
 
 
 class SqlParams(Protocol):
@@ -48,6 +50,29 @@ class PreviousLoadParams:
 
     def as_params(self) -> dict[str, Any]:
         return {"previous_base": self.previous_base}
+
+
+@dataclass(frozen=True)
+class PreviousIdsParams:
+    """Reading the ids the batch's previous load gave: by its raw_id range, or by batch id for a batch loaded
+    before ranges existed (`previous_base` None)."""
+
+    batch_id: str
+    previous_base: int | None
+
+    def as_params(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "previous_base": self.previous_base}
+
+
+@dataclass(frozen=True)
+class RemovedIdsParams:
+    """Looking for rows of other batches than the load's (`LoadParams`) that reference `removed_ids`."""
+
+    load: LoadParams
+    removed_ids: list[int]
+
+    def as_params(self) -> dict[str, Any]:
+        return {**self.load.as_params(), "removed_ids": self.removed_ids}
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import psycopg2.extensions
 
 from etl_project.loading.report import BatchLoadReport
+
+#: What the ledger says of a file: loaded (its rows are in the tables), quarantined (the version last seen could
+#: not be loaded; an earlier version's rows may still be), dropped (a quarantined version someone gave up on).
+FileStatus = Literal["loaded", "quarantined", "dropped"]
 
 #: Advisory lock of "applying schema migrations" (one key).
 MIGRATION_LOCK_ID = 7_301_001
@@ -41,8 +46,53 @@ def previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> tuple[int |
     return cur.fetchone()
 
 
+@dataclass(frozen=True)
+class RecordedVersion:
+    """What the ledger knows of a file: the version last seen (size, modification time), its status, and the
+    SHA-256 of the content loaded (None for a legacy pipeline's record, or when the last version seen was
+    quarantined)."""
+
+    size_bytes: int | None
+    mtime_ns: int | None
+    status: FileStatus
+    checksum_sha256: str | None
+
+    def same_version(self, size_bytes: int, mtime_ns: int) -> bool:
+        return (self.size_bytes, self.mtime_ns) == (size_bytes, mtime_ns)
+
+    def may_hold_the_loaded_content(self, size_bytes: int) -> bool:
+        """Whether a file of `size_bytes` could be the loaded content again (worth hashing)."""
+        return self.status == "loaded" and self.checksum_sha256 is not None and self.size_bytes == size_bytes
+
+
+def recorded_version(cur: psycopg2.extensions.cursor, batch_id: str) -> RecordedVersion | None:
+    """The ledger's record of the batch's file, None when it was never seen."""
+    cur.execute(
+        "SELECT size_bytes, file_mtime_ns, status, checksum_sha256 FROM utilities.processed_files "
+        "WHERE batch_id = %s",
+        (batch_id,),
+    )
+    row = cur.fetchone()
+    return RecordedVersion(*row) if row else None
+
+
+def record_seen_again(
+    cur: psycopg2.extensions.cursor, batch_id: str, checksum_sha256: str, size_bytes: int, mtime_ns: int
+) -> bool:
+    """Record that the batch's loaded content was seen again in a file modified at `mtime_ns` (so the file
+    sensor takes this version as known). False when the loaded version changed meanwhile."""
+    lock_batch(cur, batch_id)
+    cur.execute(
+        "UPDATE utilities.processed_files SET file_mtime_ns = %s, seen_again = seen_again + 1, "
+        "last_seen_at = now() WHERE batch_id = %s AND status = 'loaded' AND checksum_sha256 = %s "
+        "AND size_bytes = %s",
+        (mtime_ns, batch_id, checksum_sha256, size_bytes),
+    )
+    return cur.rowcount == 1
+
+
 def record_file(
-    cur: psycopg2.extensions.cursor, report: BatchLoadReport, status: str, error: str | None
+    cur: psycopg2.extensions.cursor, report: BatchLoadReport, status: FileStatus, error: str | None
 ) -> None:
     """Record (or update) the file's row: what the load did, or why the file was quarantined."""
     cur.execute(
@@ -116,14 +166,15 @@ def count_replayed_rows(cur: psycopg2.extensions.cursor, batch_id: str, rows: in
 
 def processed_versions(
     conn: psycopg2.extensions.connection, filenames: list[str]
-) -> dict[str, tuple[int | None, int | None]]:
-    """(size, mtime) of the listed files already recorded as processed, in one query (the file sensor)."""
+) -> dict[str, RecordedVersion]:
+    """What the ledger knows of the listed files already processed, in one query (the file sensor)."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT filename, size_bytes, file_mtime_ns FROM utilities.processed_files WHERE filename = ANY(%s)",
+            "SELECT filename, size_bytes, file_mtime_ns, status, checksum_sha256 "
+            "FROM utilities.processed_files WHERE filename = ANY(%s)",
             (filenames,),
         )
-        return {name: (size, mtime) for name, size, mtime in cur.fetchall()}
+        return {name: RecordedVersion(*rest) for name, *rest in cur.fetchall()}
 
 
 def batches_loaded_before(conn: psycopg2.extensions.connection, days: int) -> list[str]:

@@ -33,6 +33,8 @@ class BatchLoadReport:
     parsed_by: str = ""
     ignored_columns: list[str] = field(default_factory=list)
     preview: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    #: Entity ids the batch's previous load had and this one no longer has (referenced by no other batch).
+    removed_ids: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def rows_loaded(self) -> int:

@@ -63,6 +63,10 @@ class StagingTables:
         """The load's valid rows of an entity table, ids assigned (`ids.create_entity_table`)."""
         return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}{table}")
 
+    def previous_ids(self, table: str) -> sql.Identifier:
+        """(position, id) of the batch's previous load's rows of an entity table (`ids.create_previous_ids`)."""
+        return sql.Identifier(STAGING_SCHEMA, f"{self.prefix}previous_{table}")
+
     def rows_visible_to_batch(self, table: str) -> list[sql.Composable]:
         """`validate_events`' `rows_of` for the validator: other batches' rows and the load's entity table."""
         return references.rows_visible_to_batch(table, self.entities(table))

@@ -18,6 +18,7 @@ from etl_project.defs.ingestion.checks import (
     data_quality_evaluations,
     readable_evaluation,
 )
+from etl_project.defs.ingestion.integrity import references_evaluation
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.loading import (
     BatchAccounting,
@@ -26,10 +27,12 @@ from etl_project.loading import (
     RejectedRow,
     RowsAccount,
     count_batch_rows,
+    dangling_references_after_load,
     first_rejected_rows,
     is_loaded,
     load_batch,
     record_quarantined,
+    seen_again_unchanged,
 )
 from etl_project.resources import SharedDirectory
 from etl_project.resources.shared_directory import UnsafeBatchFileError
@@ -37,7 +40,7 @@ from etl_project.schemas import EVENT_SCHEMAS
 
 RAW_EVENTS = dg.AssetKey("raw_events")
 
-BatchEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation
+BatchEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation | dg.AssetObservation
 
 _REJECTED_ROWS_SCHEMA = dg.TableSchema(
     columns=[
@@ -116,6 +119,17 @@ def _materializations(
     return events
 
 
+def _unchanged_observation(batch_id: str, filename: str) -> dg.AssetObservation:
+    """What Materialize (or a retry) of a batch whose file holds exactly the loaded content leaves: no new
+    materialisation (no row changed, so nothing downstream refreshes), and this note on the partition."""
+    return dg.AssetObservation(
+        RAW_EVENTS,
+        partition=batch_id,
+        description="The file holds exactly the content already loaded (same SHA-256): not loaded again.",
+        metadata={"file": filename, "unchanged_content": True},
+    )
+
+
 def load_and_report(
     instance: dg.DagsterInstance,
     log: logging.Logger,
@@ -137,6 +151,10 @@ def load_and_report(
             raise BatchFileError(path, f"no such file in {shared_directory.root}")
         if skip_if_loaded and is_loaded(conn, batch_id, path):
             return None  # loaded (and reported) by an earlier attempt of this run
+        if seen_again_unchanged(conn, batch_id, path):
+            log.info(f"Batch {batch_id!r}: {path.name} holds the loaded content (same SHA-256); not reloaded")
+            yield _unchanged_observation(batch_id, path.name)
+            return None
         report = load_batch(conn, batch_id, path)
     except (BatchFileError, UnsafeBatchFileError) as err:
         log.error(f"Batch {batch_id!r} quarantined, not loaded: {err}")
@@ -152,6 +170,8 @@ def load_and_report(
     yield from data_quality_evaluations(
         instance, accounts_by_asset(RAW_EVENTS, accounting), batch_id, report.filename, limits
     )
+    dangling = dangling_references_after_load(conn, batch_id, report.raw_id_base, report.removed_ids)
+    yield references_evaluation(dangling, scope=f"the load of batch {batch_id}")
     log.info(
         f"Batch {batch_id!r}: {report.rows_read} rows read, {report.rows_loaded} loaded, "
         f"{report.rows_rejected} rejected {report.rejected_by_reason() or ''}"

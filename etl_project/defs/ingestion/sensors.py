@@ -1,13 +1,14 @@
 """batch_file_sensor: turns new batch files in the shared directory into partitions and the runs that load them."""
 
 import hashlib
+from collections.abc import Sequence
 
 import dagster as dg
 
 from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.defs.ingestion.partitions import batch_partitions
-from etl_project.loading import processed_versions
+from etl_project.loading import RecordedVersion, processed_versions, seen_again_unchanged
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.shared_directory import BatchFile
 
@@ -17,13 +18,28 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 NAMES_IN_SUMMARY = 5
 
 
-def _processed_files(etl_database: EtlDatabase, names: list[str]) -> dict[str, tuple[int | None, int | None]]:
-    """(size, mtime) of the listed files already recorded as processed, in one query.
+def _processed_files(etl_database: EtlDatabase, names: list[str]) -> dict[str, RecordedVersion]:
+    """What the ledger knows of the listed files already processed, in one query.
 
     Partitions may have been pruned by retention, so the record, not the partition, says a file was loaded.
     """
     with etl_database.connect() as conn:
         return processed_versions(conn, names)
+
+
+def _unchanged_content(
+    etl_database: EtlDatabase, shared_directory: SharedDirectory, candidates: list[BatchFile]
+) -> set[str]:
+    """Batches among `candidates` (files with a new size or modification time) whose file holds exactly the
+    loaded content: recorded as seen again, never reloaded. Only files of the loaded version's size are hashed."""
+    if not candidates:
+        return set()
+    with etl_database.connect() as conn:
+        return {
+            file.batch_id
+            for file in candidates
+            if seen_again_unchanged(conn, file.batch_id, shared_directory.root / file.name)
+        }
 
 
 def plan_runs(new_batch_ids: list[str], max_per_run: int = MAX_BATCHES_PER_RUN) -> list[dg.RunRequest]:
@@ -55,14 +71,19 @@ def _named(batch_ids: list[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-def tick_summary(new: list[str], changed: list[str]) -> str:
-    """What a tick that requested runs did, in words (the first line of the tick's log in the UI)."""
+def tick_summary(new: list[str], changed: list[str], unchanged: Sequence[str] = ()) -> str:
+    """What a tick did, in words (the first line of the tick's log in the UI, or its skip reason)."""
     parts = []
     if new:
         parts.append(f"{len(new)} new file{'s' if len(new) != 1 else ''}: {_named(new)}")
     if changed:
         parts.append(
             f"{len(changed)} changed file{'s' if len(changed) != 1 else ''} to reload: {_named(changed)}"
+        )
+    if unchanged:
+        parts.append(
+            f"{len(unchanged)} file{'s' if len(unchanged) != 1 else ''} seen again with unchanged content "
+            f"(same SHA-256 as loaded; not reloaded): {_named(unchanged)}"
         )
     return "; ".join(parts)
 
@@ -73,7 +94,8 @@ def tick_summary(new: list[str], changed: list[str]) -> str:
     minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Every 10 s: each new complete <batch_id>.csv in the shared directory becomes a partition of "
-    "`batches` and is loaded by load_batches_job; a file replaced after loading is reloaded. A tick that "
+    "`batches` and is loaded by load_batches_job; a file replaced after loading is reloaded, unless it holds "
+    "the loaded content again (same SHA-256: recorded as seen again, not reloaded). A tick that "
     "requested runs names the files in its log; a skipped tick says how many files it looked at.",
 )
 def batch_file_sensor(
@@ -83,7 +105,7 @@ def batch_file_sensor(
 
     A file is new when it is neither a registered partition nor recorded in utilities.processed_files. A file
     whose size or modification time differs from the version loaded was replaced: it is reloaded, and the
-    reload replaces the batch's rows. Files still being written (hidden temporary names, or modified within
+    reload replaces the batch's rows, unless its SHA-256 equals the loaded content's (seen again, not reloaded). Files still being written (hidden temporary names, or modified within
     the settle time) wait for a later tick.
     """
     try:
@@ -97,18 +119,22 @@ def batch_file_sensor(
     known_partitions = set(context.instance.get_dynamic_partitions(batch_partitions.name))
     processed = _processed_files(etl_database, [f.name for f in files])
     new: list[str] = []
-    changed: list[BatchFile] = []
+    touched: list[BatchFile] = []
     for file in files:
         seen = processed.get(file.name)
         if seen is None:
             if file.batch_id not in known_partitions:
                 new.append(file.batch_id)
-        elif seen[1] is not None and seen != (file.size, file.mtime_ns):
-            changed.append(file)
+        elif seen.mtime_ns is not None and not seen.same_version(file.size, file.mtime_ns):
+            touched.append(file)  # a legacy pipeline's record (no mtime) is never reloaded, as in the legacy
+    unchanged = _unchanged_content(etl_database, shared_directory, touched)
+    changed = [file for file in touched if file.batch_id not in unchanged]
     if not new and not changed:
+        if unchanged:
+            return dg.SkipReason(tick_summary([], [], sorted(unchanged)))
         return dg.SkipReason(f"No new files among {len(files)} in {shared_directory.root}")
     new.sort()
-    context.log.info(tick_summary(new, sorted(f.batch_id for f in changed)))
+    context.log.info(tick_summary(new, sorted(f.batch_id for f in changed), sorted(unchanged)))
     for file in changed:
         context.log.warning(
             f"{file.name} changed since it was loaded; reloading it replaces batch {file.batch_id!r}"

@@ -2,16 +2,19 @@
 
 import dagster as dg
 
+from etl_project.defs.ingestion.integrity import references_valid
 from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.resources import verdict_schedule_from_env
 from etl_project.defs.sales_analytics.verdict import AS_OF_TAG, day_judged_at
 
 daily_sales_verdict_job = dg.define_asset_job(
     "daily_sales_verdict_job",
-    selection=dg.AssetSelection.assets(store_daily_sales),  # with its check, sales_drop_check
+    # store_daily_sales with its check, sales_drop_check; and the daily look at every sale's references
+    selection=dg.AssetSelection.assets(store_daily_sales) | dg.AssetSelection.checks(references_valid),
     description=(
         "Refreshes store_daily_sales and evaluates sales_drop_check for one day (the run's "
-        "etl/sales_drop_as_of tag; default yesterday). Run by daily_sales_verdict_schedule."
+        "etl/sales_drop_as_of tag; default yesterday), and references_valid on every sale. Run by "
+        "daily_sales_verdict_schedule."
     ),
 )
 

@@ -16,9 +16,12 @@ from etl_project.schemas import EVENT_SCHEMAS
 RAW_ID_TABLES: tuple[str, ...] = (*(s.table for s in reversed(EVENT_SCHEMAS)), "raw_events")
 
 
-def in_load(base: sql.Placeholder) -> sql.Composed:
-    """The rows of the load whose raw_id range starts at `base`."""
-    return sql.SQL("raw_id > {p} AND raw_id < {p} + {width}").format(p=base, width=sql.Literal(RAW_ID_RANGE))
+def in_load(base: sql.Placeholder, alias: str | None = None) -> sql.Composed:
+    """The rows (of `alias`, when given) of the load whose raw_id range starts at `base`."""
+    column = sql.Identifier(alias, "raw_id") if alias else sql.Identifier("raw_id")
+    return sql.SQL("{c} > {p} AND {c} < {p} + {width}").format(
+        c=column, p=base, width=sql.Literal(RAW_ID_RANGE)
+    )
 
 
 def delete_previous_load(table: str) -> sql.Composed:

@@ -1,0 +1,64 @@
+"""Referential integrity of the event tables: rows whose store, product or order does not exist.
+
+The loader never inserts such a row (references are validated) and never removes a referenced one (a reload
+that would is refused, `kept_references`); these queries are the independent guard that says so. They are
+generated from the schemas' `references`, one query per referencing table, counting each reference apart.
+"""
+
+from __future__ import annotations
+
+from psycopg2 import sql
+
+from etl_project.loading.params import RAW_ID_BASE, REMOVED_IDS
+from etl_project.loading.statements.common import event_table
+from etl_project.loading.statements.replace import in_load
+from etl_project.schemas import EVENT_SCHEMAS, EventSchema, PayloadField
+
+#: Batches named in a finding.
+SHOWN_BATCHES = 5
+
+
+def referencing_schemas() -> list[tuple[EventSchema, list[PayloadField]]]:
+    """Each table with references, and its referencing fields."""
+    found = []
+    for schema in EVENT_SCHEMAS:
+        fields = [field for field in schema.fields if field.references]
+        if fields:
+            found.append((schema, fields))
+    return found
+
+
+def count_dangling(schema: EventSchema, fields: list[PayloadField], scope: str) -> sql.Composed:
+    """(rows dangling per field..., some batches holding them) among `schema`'s rows in `scope`: "all" (every
+    row: the daily check), "load" (the load's raw_id range, `LoadParams`), or "removed" (rows whose reference
+    is one of `removed_ids`, `RemovedIdsParams`; one query per removed table)."""
+    joins = []
+    missing = []
+    for number, field in enumerate(fields):
+        alias = sql.Identifier(f"r{number}")
+        column = sql.SQL("s.{}").format(sql.Identifier(field.name))
+        joins.append(
+            sql.SQL("LEFT JOIN {} {} ON {}.id = {}").format(
+                event_table(field.references), alias, alias, column
+            )
+        )
+        missing.append(sql.SQL("({}.id IS NULL AND {} IS NOT NULL)").format(alias, column))
+    counts = [sql.SQL("count(*) FILTER (WHERE {})").format(m) for m in missing]
+    where = {
+        "all": sql.SQL("true"),
+        "load": in_load(RAW_ID_BASE, alias="s"),
+        "removed": sql.SQL(" OR ").join(
+            sql.SQL("s.{} = ANY({})").format(sql.Identifier(f.name), REMOVED_IDS) for f in fields
+        ),
+    }[scope]
+    return sql.SQL(
+        "SELECT {counts}, (array_agg(DISTINCT s.batch_id ORDER BY s.batch_id) FILTER (WHERE {any}))[1:{shown}] "
+        "FROM {table} s {joins} WHERE {where}"
+    ).format(
+        counts=sql.SQL(", ").join(counts),
+        any=sql.SQL(" OR ").join(missing),
+        shown=sql.Literal(SHOWN_BATCHES),
+        table=event_table(schema.table),
+        joins=sql.SQL(" ").join(joins),
+        where=where,
+    )
