@@ -1,5 +1,6 @@
 """Scenario `analytics`: store_daily_sales refreshed after one 10k-event batch on a history of 20M sales, the full
-rebuild beside it, and the sales-drop evaluation for 10k stores on that history.
+rebuild beside it, the sales-drop evaluation for 10k stores on that history, and `references_valid` on it: the
+daily look at every sale's references, and the look after each load at what it touched.
 
 The history is written by PostgreSQL itself (`generate_series`: 10k active stores, 200k products, sales spread
 over the 365 days before today), never as CSV through Python; then one full rebuild (measured) counts it. Each
@@ -27,17 +28,27 @@ from benchmarks.report import Target, format_table
 from benchmarks.support import BenchServer, log
 from etl_project.analytics import refresh_store_daily_sales
 from etl_project.generator.events import BatchShape, Catalog, SequentialIds, generate_events, write_batch_file
-from etl_project.loading import load_batch
+from etl_project.loading import (
+    DanglingReferences,
+    dangling_references_after_load,
+    dangling_references_everywhere,
+    load_batch,
+)
 from etl_project.queries import analytic_query
 from etl_project.resources.postgres import session_options
 
 STORES = 10_000
 PRODUCTS = 200_000
+#: Orders the history's sales reference (the integrity check hashes them all).
+ORDERS = 1_000_000
 HISTORY_DAYS = 365
 BATCH_EVENTS = 10_000
 MAX_REFRESH_S = 0.5
 MIN_SPEEDUP_VS_REBUILD = 50.0
 MAX_CHECK_S = 0.5
+#: references_valid: after each load (on the path of every batch) and daily (once a day, on every sale).
+MAX_INTEGRITY_AFTER_LOAD_S = 0.5
+MAX_INTEGRITY_DAILY_S = 60.0
 
 #: The history, in statements PostgreSQL runs itself (%(sales)s sales; ids below any a load gives).
 _HISTORY = [
@@ -49,9 +60,9 @@ _HISTORY = [
     "SELECT g, 'history', now(), g, now(), 'Product ' || g, (99 + g * 7919 %% 19900) / 100.0 "
     "FROM generate_series(1, %(products)s) g",
     "INSERT INTO etl.orders (raw_id, batch_id, batch_created_at, id, created_at, user_id) "
-    "VALUES (1, 'history', now(), 1, now(), 1)",
+    "SELECT g, 'history', now(), g, now(), 1 + g %% 10000 FROM generate_series(1, %(orders)s) g",
     "INSERT INTO etl.sales (raw_id, batch_id, batch_created_at, id, order_id, store_id, product_id, quantity, "
-    "sale_date) SELECT g, 'history', now(), g, 1, 1 + g %% %(stores)s, 1 + (g * 104729) %% %(products)s, "
+    "sale_date) SELECT g, 'history', now(), g, 1 + g %% %(orders)s, 1 + g %% %(stores)s, 1 + (g * 104729) %% %(products)s, "
     "1 + g %% 5, current_date - 1 - (g / %(stores)s %% %(days)s)::int + (g %% 86400) * interval '1 second' "
     "FROM generate_series(1, %(sales)s::bigint) g",
     *(
@@ -86,6 +97,8 @@ class AnalyticsResult:
     refreshes: list[dict[str, object]]
     check_s: float
     check_stores_examined: int
+    integrity_after_load_s: float
+    integrity_daily_s: float
     scenario_s: float
     targets: list[Target] = field(default_factory=list)
 
@@ -116,6 +129,12 @@ class AnalyticsResult:
                 f"{self.check_s:.3f}",
                 "-",
             ],
+            [
+                f"references_valid after a {BATCH_EVENTS:,}-event load (median)",
+                f"{self.integrity_after_load_s:.3f}",
+                "-",
+            ],
+            ["references_valid daily, every sale", f"{self.integrity_daily_s:.2f}", "-"],
         ]
         head = (
             f"store_daily_sales on {self.history_sales:,} sales ({self.store_days:,} store-days, {STORES:,} "
@@ -137,11 +156,16 @@ def run_analytics_scenario(server: BenchServer, *, history_sales: int, repeat: i
         log(f"analytics: {history_sales:,} sales of history written in {generation_s:.1f} s; full rebuild")
         rebuild_s = _timed(lambda: refresh_store_daily_sales(conn, full=True))
         rebuild_before_s = _timed(lambda: _rebuild_as_before(conn))
-        refreshes = []
+        refreshes, after_load = [], []
         with tempfile.TemporaryDirectory(prefix="etl_bench_analytics_") as directory:
             for number in range(repeat):
                 batch_id = f"bench_analytics_{number}"
-                load_batch(conn, batch_id, _batch_file(Path(directory), batch_id, seed=number))
+                report = load_batch(conn, batch_id, _batch_file(Path(directory), batch_id, seed=number))
+                moment = time.perf_counter()
+                _no_dangling(
+                    dangling_references_after_load(conn, batch_id, report.raw_id_base, report.removed_ids)
+                )
+                after_load.append(time.perf_counter() - moment)
                 moment = time.perf_counter()
                 report = refresh_store_daily_sales(conn)
                 refreshes.append(
@@ -151,6 +175,7 @@ def run_analytics_scenario(server: BenchServer, *, history_sales: int, repeat: i
                         "kind": report.kind,
                     }
                 )
+        integrity_daily_s = _timed(lambda: _no_dangling(dangling_references_everywhere(conn)))
         check_times, examined = [], 0
         for _ in range(3):
             moment = time.perf_counter()
@@ -164,14 +189,17 @@ def run_analytics_scenario(server: BenchServer, *, history_sales: int, repeat: i
         server.drop_created()
     refresh_s = statistics.median(r["wall_s"] for r in refreshes)
     check_s = statistics.median(check_times)
+    integrity_after_load_s = statistics.median(after_load)
     result = AnalyticsResult(
         history_sales, store_days, generation_s, rebuild_before_s, rebuild_s, refresh_s, refreshes, check_s, examined,
-        time.perf_counter() - started,
+        integrity_after_load_s, integrity_daily_s, time.perf_counter() - started,
     )  # fmt: skip
     result.targets = [
         Target(f"store_daily_sales refresh after a {BATCH_EVENTS:,}-event batch", refresh_s, MAX_REFRESH_S, "<=", " s"),
         Target("refresh speedup vs the rebuild before", rebuild_before_s / refresh_s, MIN_SPEEDUP_VS_REBUILD, ">=", "x"),
         Target(f"sales_drop_check query for {STORES:,} stores", check_s, MAX_CHECK_S, "<=", " s"),
+        Target("references_valid after a load", integrity_after_load_s, MAX_INTEGRITY_AFTER_LOAD_S, "<=", " s"),
+        Target(f"references_valid daily on {history_sales:,} sales", integrity_daily_s, MAX_INTEGRITY_DAILY_S, "<=", " s"),
     ]  # fmt: skip
     return result
 
@@ -182,6 +210,11 @@ def _timed(step) -> float:  # noqa: ANN001 - any callable
     return time.perf_counter() - moment
 
 
+def _no_dangling(found: DanglingReferences) -> None:
+    if found.total:
+        raise AssertionError(f"references_valid fails on the benchmark's own data: {found.summary()}")
+
+
 def _rebuild_as_before(conn: psycopg2.extensions.connection) -> None:
     with conn.cursor() as cur:
         cur.execute(_REBUILD_BEFORE)
@@ -189,7 +222,7 @@ def _rebuild_as_before(conn: psycopg2.extensions.connection) -> None:
 
 
 def _write_history(conn: psycopg2.extensions.connection, sales: int) -> None:
-    params = {"stores": STORES, "products": PRODUCTS, "days": HISTORY_DAYS, "sales": sales}
+    params = {"stores": STORES, "products": PRODUCTS, "orders": ORDERS, "days": HISTORY_DAYS, "sales": sales}
     with conn, conn.cursor() as cur:
         for statement in _HISTORY:
             cur.execute(statement, params)

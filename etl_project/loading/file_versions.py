@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg2.extensions
 
-from etl_project.loading.processed_files import record_seen_again, recorded_version
+from etl_project.loading.processed_files import loaded_content, record_seen_again
 
 #: Bytes read at a time while hashing: large enough for speed, small enough for flat memory.
 _CHUNK = 1 << 20
@@ -44,12 +44,11 @@ def seen_again_unchanged(conn: psycopg2.extensions.connection, batch_id: str, pa
     new modification time with it) and must not be loaded. False when it must be loaded (new content, or no
     loaded version to compare with). Hashes the file only when its size matches the loaded version's."""
     with conn, conn.cursor() as cur:
-        recorded = recorded_version(cur, batch_id)
-    size = path.stat().st_size
-    if recorded is None or not recorded.may_hold_the_loaded_content(size):
+        loaded = loaded_content(cur, batch_id)
+    if loaded is None or loaded[1] != path.stat().st_size:
         return False
     checksum, size, mtime_ns = file_sha256(path)
-    if checksum != recorded.checksum_sha256:
+    if checksum != loaded[0]:
         return False
     with conn, conn.cursor() as cur:
         return record_seen_again(cur, batch_id, checksum, size, mtime_ns)

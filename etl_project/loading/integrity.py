@@ -15,6 +15,7 @@ import psycopg2.extensions
 
 from etl_project.loading.params import LoadParams, RemovedIdsParams
 from etl_project.loading.statements import integrity
+from etl_project.schemas import EventSchema
 
 
 @dataclass
@@ -28,10 +29,19 @@ class DanglingReferences:
     def total(self) -> int:
         return sum(self.rows.values())
 
-    def add(self, labels: list[str], row: tuple) -> None:
-        for label, count in zip(labels, row[:-1], strict=True):
+    def add(
+        self, cur: psycopg2.extensions.cursor, schema: EventSchema, fields: list, scope: str, params: dict
+    ) -> None:
+        """Count `schema`'s dangling rows in `scope`; name their batches when there are any."""
+        cur.execute(integrity.count_dangling(schema, fields, scope), params)
+        counts = cur.fetchone()
+        for field_, count in zip(fields, counts, strict=True):
+            label = f"{schema.table}.{field_.name}"
             self.rows[label] = self.rows.get(label, 0) + count
-        self.batches = sorted(set(self.batches) | set(row[-1] or []))[: integrity.SHOWN_BATCHES]
+        if any(counts):
+            cur.execute(integrity.batches_with_dangling(schema, fields, scope), params)
+            found = {row[0] for row in cur.fetchall()}
+            self.batches = sorted(set(self.batches) | found)[: integrity.SHOWN_BATCHES]
 
     def summary(self) -> str:
         if not self.total:
@@ -40,17 +50,12 @@ class DanglingReferences:
         return f"{self.total} row(s) reference a missing row ({found}), in batches {', '.join(self.batches)}"
 
 
-def _labels(schema_table: str, fields: list) -> list[str]:
-    return [f"{schema_table}.{f.name}" for f in fields]
-
-
 def dangling_references_everywhere(conn: psycopg2.extensions.connection) -> DanglingReferences:
     """Every row of every table (the daily check): one scan of each referencing table."""
     found = DanglingReferences()
     with conn, conn.cursor() as cur:
         for schema, fields in integrity.referencing_schemas():
-            cur.execute(integrity.count_dangling(schema, fields, "all"))
-            found.add(_labels(schema.table, fields), cur.fetchone())
+            found.add(cur, schema, fields, "all", {})
     return found
 
 
@@ -64,13 +69,7 @@ def dangling_references_after_load(
     removed = sorted({i for ids in removed_ids.values() for i in ids})
     with conn, conn.cursor() as cur:
         for schema, fields in integrity.referencing_schemas():
-            labels = _labels(schema.table, fields)
-            cur.execute(integrity.count_dangling(schema, fields, "load"), params.as_params())
-            found.add(labels, cur.fetchone())
+            found.add(cur, schema, fields, "load", params.as_params())
             if removed:
-                cur.execute(
-                    integrity.count_dangling(schema, fields, "removed"),
-                    RemovedIdsParams(params, removed).as_params(),
-                )
-                found.add(labels, cur.fetchone())
+                found.add(cur, schema, fields, "removed", RemovedIdsParams(params, removed).as_params())
     return found

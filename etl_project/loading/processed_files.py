@@ -48,32 +48,30 @@ def previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> tuple[int |
 
 @dataclass(frozen=True)
 class RecordedVersion:
-    """What the ledger knows of a file: the version last seen (size, modification time), its status, and the
-    SHA-256 of the content loaded (None for a legacy pipeline's record, or when the last version seen was
-    quarantined)."""
+    """What the file sensor reads of a file's record: the version last seen (size, modification time), its
+    status, and whether the loaded content's SHA-256 is known (a legacy pipeline's record has none)."""
 
     size_bytes: int | None
     mtime_ns: int | None
     status: FileStatus
-    checksum_sha256: str | None
+    has_checksum: bool
 
     def same_version(self, size_bytes: int, mtime_ns: int) -> bool:
         return (self.size_bytes, self.mtime_ns) == (size_bytes, mtime_ns)
 
     def may_hold_the_loaded_content(self, size_bytes: int) -> bool:
         """Whether a file of `size_bytes` could be the loaded content again (worth hashing)."""
-        return self.status == "loaded" and self.checksum_sha256 is not None and self.size_bytes == size_bytes
+        return self.status == "loaded" and self.has_checksum and self.size_bytes == size_bytes
 
 
-def recorded_version(cur: psycopg2.extensions.cursor, batch_id: str) -> RecordedVersion | None:
-    """The ledger's record of the batch's file, None when it was never seen."""
+def loaded_content(cur: psycopg2.extensions.cursor, batch_id: str) -> tuple[str, int] | None:
+    """(SHA-256, size) of the batch's loaded file, None when no loaded version has a checksum."""
     cur.execute(
-        "SELECT size_bytes, file_mtime_ns, status, checksum_sha256 FROM utilities.processed_files "
-        "WHERE batch_id = %s",
+        "SELECT checksum_sha256, size_bytes FROM utilities.processed_files "
+        "WHERE batch_id = %s AND status = 'loaded' AND checksum_sha256 IS NOT NULL",
         (batch_id,),
     )
-    row = cur.fetchone()
-    return RecordedVersion(*row) if row else None
+    return cur.fetchone()
 
 
 def record_seen_again(
@@ -170,7 +168,7 @@ def processed_versions(
     """What the ledger knows of the listed files already processed, in one query (the file sensor)."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT filename, size_bytes, file_mtime_ns, status, checksum_sha256 "
+            "SELECT filename, size_bytes, file_mtime_ns, status, checksum_sha256 IS NOT NULL "
             "FROM utilities.processed_files WHERE filename = ANY(%s)",
             (filenames,),
         )

@@ -28,10 +28,10 @@ def referencing_schemas() -> list[tuple[EventSchema, list[PayloadField]]]:
     return found
 
 
-def count_dangling(schema: EventSchema, fields: list[PayloadField], scope: str) -> sql.Composed:
-    """(rows dangling per field..., some batches holding them) among `schema`'s rows in `scope`: "all" (every
-    row: the daily check), "load" (the load's raw_id range, `LoadParams`), or "removed" (rows whose reference
-    is one of `removed_ids`, `RemovedIdsParams`; one query per removed table)."""
+def _dangling(
+    schema: EventSchema, fields: list[PayloadField], scope: str
+) -> tuple[list, list, sql.Composable]:
+    """(joins, one "reference missing" condition per field, the scope's condition) of the queries below."""
     joins = []
     missing = []
     for number, field in enumerate(fields):
@@ -43,7 +43,6 @@ def count_dangling(schema: EventSchema, fields: list[PayloadField], scope: str) 
             )
         )
         missing.append(sql.SQL("({}.id IS NULL AND {} IS NOT NULL)").format(alias, column))
-    counts = [sql.SQL("count(*) FILTER (WHERE {})").format(m) for m in missing]
     where = {
         "all": sql.SQL("true"),
         "load": in_load(RAW_ID_BASE, alias="s"),
@@ -51,14 +50,29 @@ def count_dangling(schema: EventSchema, fields: list[PayloadField], scope: str) 
             sql.SQL("s.{} = ANY({})").format(sql.Identifier(f.name), REMOVED_IDS) for f in fields
         ),
     }[scope]
-    return sql.SQL(
-        "SELECT {counts}, (array_agg(DISTINCT s.batch_id ORDER BY s.batch_id) FILTER (WHERE {any}))[1:{shown}] "
-        "FROM {table} s {joins} WHERE {where}"
-    ).format(
-        counts=sql.SQL(", ").join(counts),
-        any=sql.SQL(" OR ").join(missing),
-        shown=sql.Literal(SHOWN_BATCHES),
-        table=event_table(schema.table),
-        joins=sql.SQL(" ").join(joins),
-        where=where,
+    return joins, missing, where
+
+
+def count_dangling(schema: EventSchema, fields: list[PayloadField], scope: str) -> sql.Composed:
+    """Rows of `schema` in `scope` whose field references a missing row, one count per field, in one pass
+    (every lookup hashed). `scope`: "all" (every row: the daily check), "load" (the load's raw_id range,
+    `LoadParams`), or "removed" (rows referencing one of `removed_ids`, `RemovedIdsParams`)."""
+    joins, missing, where = _dangling(schema, fields, scope)
+    return sql.SQL("SELECT {} FROM {} s {} WHERE {}").format(
+        sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE {})").format(m) for m in missing),
+        event_table(schema.table),
+        sql.SQL(" ").join(joins),
+        where,
+    )
+
+
+def batches_with_dangling(schema: EventSchema, fields: list[PayloadField], scope: str) -> sql.Composed:
+    """Some batches holding such rows (asked only when `count_dangling` found any)."""
+    joins, missing, where = _dangling(schema, fields, scope)
+    return sql.SQL("SELECT DISTINCT s.batch_id FROM {} s {} WHERE ({}) AND ({}) ORDER BY 1 LIMIT {}").format(
+        event_table(schema.table),
+        sql.SQL(" ").join(joins),
+        where,
+        sql.SQL(" OR ").join(missing),
+        sql.Literal(SHOWN_BATCHES),
     )
