@@ -21,8 +21,8 @@ def escape_control(text: str) -> str:
         code = ord(char)
         if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as os.fsdecode() carries it
             out.append(f"\\x{code - 0xDC00:02x}")
-        elif char == "\\" or unicodedata.category(char) in _ESCAPED_CATEGORIES:
-            out.append("\\\\" if char == "\\" else char.encode("unicode_escape").decode("ascii"))
+        elif unicodedata.category(char) in _ESCAPED_CATEGORIES:
+            out.append(char.encode("unicode_escape").decode("ascii"))
         else:
             out.append(char)
     return "".join(out)

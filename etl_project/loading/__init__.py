@@ -11,6 +11,7 @@ import only from `etl_project.loading`:
   checks' numbers, `BatchAccounting`) and its first rejected rows (`RejectedRow`), each one query after a load;
 - `processed_versions`, `batches_loaded_before`: what the file and retention sensors read of that record;
 - `batches_to_replay`, `replay_batch`: the replay of rows whose references arrived late;
+- `record_undecodable_names`: files whose names are not UTF-8, quarantined under their escaped names;
 - `category_of`: the category of a rejection reason, as the run metadata counts it;
 - `MIGRATION_LOCK_ID`: the migrations' advisory lock (every lock id of the platform is in `processed_files`).
 """
@@ -32,6 +33,7 @@ from etl_project.loading.rejected_rows import RejectedRow, first_rejected_rows
 from etl_project.loading.rejections import category_of
 from etl_project.loading.replay import batches_to_replay, replay_batch
 from etl_project.loading.report import BatchLoadReport
+from etl_project.loading.undecodable_names import record_undecodable_names
 
 __all__ = [
     "MIGRATION_LOCK_ID",
@@ -52,5 +54,6 @@ __all__ = [
     "quarantined_files",
     "record_dropped",
     "record_quarantined",
+    "record_undecodable_names",
     "replay_batch",
 ]
