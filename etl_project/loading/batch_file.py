@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from etl_project.schemas import BATCH_FILE_COLUMNS
+
+if TYPE_CHECKING:
+    from etl_project.loading.opened_file import OpenedBatchFile
 
 #: Largest single field accepted (a payload); PostgreSQL's own limit for a jsonb value is far above.
 MAX_FIELD_BYTES = 64 * 1024 * 1024
@@ -62,14 +64,14 @@ class BatchFileStream:
     the four columns in any order; extra columns are ignored.
     """
 
-    def __init__(self, path: Path, chunk_chars: int = 1 << 20):
-        self.path = path
+    def __init__(self, opened: OpenedBatchFile, chunk_chars: int = 1 << 20):
+        self.path = opened.path
         self.rows_read = 0
         self.ignored_columns: list[str] = []
         self._chunk_chars = chunk_chars
-        self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._raw = opened.reader()  # the load's one descriptor, read at this stream's own offset
         #: Modification time of the file as opened; with the size it identifies this version of the file.
-        self.mtime_ns = os.fstat(self._raw.fileno()).st_mtime_ns
+        self.mtime_ns = opened.mtime_ns
         self._hashing = _HashingReader(self._raw)
         self._text = io.TextIOWrapper(
             io.BufferedReader(self._hashing, buffer_size=1 << 20), encoding="utf-8-sig", newline=""

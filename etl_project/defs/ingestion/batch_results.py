@@ -8,6 +8,7 @@ rows (which changes a batch's counts), so a batch reports the same way whichever
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Generator, Iterator
 
 import dagster as dg
@@ -133,7 +134,7 @@ def load_and_report(
     path = shared_directory.root / f"{batch_id}.csv"
     try:
         path = shared_directory.file_for_batch(batch_id)
-        if not path.is_file():
+        if not os.path.lexists(path):  # anything else there (a FIFO, a symlink) is refused when opened
             raise BatchFileError(path, f"no such file in {shared_directory.root}")
         if skip_if_loaded and is_loaded(conn, batch_id, path):
             return None  # loaded (and reported) by an earlier attempt of this run
