@@ -12,6 +12,7 @@ import only from `etl_project.loading`:
 - `processed_versions`, `batches_loaded_before`: what the file and retention sensors read of that record;
 - `batches_to_replay`, `replay_batch`: the replay of rows whose references arrived late;
 - `record_undecodable_names`: files whose names are not UTF-8, quarantined under their escaped names;
+- `database_refusal`: why PostgreSQL cannot take a file (a limit or a data error), or None (retry it);
 - `category_of`: the category of a rejection reason, as the run metadata counts it;
 - `MIGRATION_LOCK_ID`: the migrations' advisory lock (every lock id of the platform is in `processed_files`).
 """
@@ -19,6 +20,7 @@ import only from `etl_project.loading`:
 from etl_project.loading.batch_accounting import BatchAccounting, RowsAccount, count_batch_rows
 from etl_project.loading.batch_file import BatchFileError
 from etl_project.loading.batch_loader import load_batch
+from etl_project.loading.database_refusals import database_refusal
 from etl_project.loading.processed_files import (
     MIGRATION_LOCK_ID,
     QuarantinedFile,
@@ -47,6 +49,7 @@ __all__ = [
     "batches_to_replay",
     "category_of",
     "count_batch_rows",
+    "database_refusal",
     "first_rejected_rows",
     "is_loaded",
     "load_batch",
