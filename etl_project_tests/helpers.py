@@ -33,7 +33,8 @@ def write_generated_batch(
         created_at=CREATED_AT,
         shape=shape,
     )
-    return write_batch_file(directory, batch_id, CREATED_AT, events)
+    # replace=True: tests stand for a person replacing a file; generators never overwrite one
+    return write_batch_file(directory, batch_id, CREATED_AT, events, replace=True)
 
 
 def quote(value: str) -> str:

@@ -42,6 +42,7 @@ SCHEDULES = {
 }
 SENSORS = {
     "batch_file_sensor",
+    "stranded_batch_sensor",
     "analytics_automation_sensor",
     "sales_drop_slack_sensor",
     "batch_partition_retention_sensor",
@@ -65,6 +66,7 @@ DEFINED_IN = {
     "ingestion.assets": ["batch_event_tables"],
     "ingestion.jobs": ["load_batches_job"],
     "ingestion.sensors": ["batch_file_sensor"],
+    "ingestion.stranded_batches": ["stranded_batch_sensor"],
     "ingestion.late_data": ["replay_late_events_job", "replay_late_events_schedule"],
     "ingestion.quarantine": ["quarantined_batch_job"],
     "sales_analytics.assets": ["store_daily_sales"],

@@ -15,7 +15,9 @@ from etl_project.resources.postgres import redact_url
 
 
 def cmd_db_url(args: argparse.Namespace) -> int:
-    print(etl_database_url())
+    """The URL with its password masked, as `etl status` prints it; `--show-password` for a tool that needs it."""
+    url = etl_database_url()
+    print(url if args.show_password else redact_url(url))
     return 0
 
 
@@ -54,7 +56,13 @@ def cmd_adopt_legacy(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("db-url", help="print the ETL database URL").set_defaults(func=cmd_db_url)
+    db_url = sub.add_parser("db-url", help="print the ETL database URL (password masked)")
+    db_url.add_argument(
+        "--show-password",
+        action="store_true",
+        help="print the password too (it then shows on the screen and in the shell's scrollback)",
+    )
+    db_url.set_defaults(func=cmd_db_url)
     sub.add_parser("db-stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_db_stop)
     sub.add_parser("migrate", help="apply SQL migrations").set_defaults(func=cmd_migrate)
     sub.add_parser(

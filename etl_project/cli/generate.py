@@ -2,6 +2,7 @@
 
 import argparse
 import random
+import sys
 from contextlib import ExitStack
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -11,6 +12,7 @@ from faker import Faker
 from etl_project.cli.settings import etl_database
 from etl_project.generator.batch_ids import MANUAL_PREFIX, readable_batch_id
 from etl_project.generator.events import (
+    BatchFileExistsError,
     BatchShape,
     Catalog,
     IdAllocator,
@@ -20,6 +22,7 @@ from etl_project.generator.events import (
     write_batch_file,
 )
 from etl_project.generator.from_database import DatabaseIds, load_catalog
+from etl_project.generator.taken_batch_ids import BatchIdTakenError, refuse_taken_batch_id
 from etl_project.paths import DEFAULT_SHARED_DATA_DIR
 
 
@@ -57,16 +60,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         ids: IdAllocator = SequentialIds()
         catalog = Catalog()
+        conn = None
         if not args.no_database:
             conn = stack.enter_context(etl_database().connect())
             stack.enter_context(conn)  # one transaction: the ids reserved and the catalog read
+        try:
+            refuse_taken_batch_id(conn, out, batch_id)
+        except BatchIdTakenError as err:
+            print(f"etl generate: {err}", file=sys.stderr)
+            return 1
+        if conn is not None:
             ids, catalog = DatabaseIds(conn), load_catalog(conn)
         events = list(
             generate_events(
                 fake=fake, rng=rng, ids=ids, catalog=catalog, created_at=created_at, shape=_shape(args.events)
             )
         )
-    print(write_batch_file(out, batch_id, created_at, events))
+    try:
+        print(write_batch_file(out, batch_id, created_at, events))
+    except BatchFileExistsError as err:  # written by someone else meanwhile
+        print(f"etl generate: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -88,7 +102,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "--batch-id",
         default=None,
-        help="batch id, also the file name (default: manual__<now, UTC>, e.g. manual__2026-11-30T11-54-37Z)",
+        help="batch id, also the file name (default: manual__<now, UTC>, e.g. manual__2026-11-30T11-54-37Z); "
+        "an id whose file exists or that the database already records is refused",
     )
     gen.add_argument(
         "--events", type=int, default=0, help="total events of a large batch, 80%% sales; 0: a typical batch"

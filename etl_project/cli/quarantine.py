@@ -11,6 +11,7 @@ from pathlib import Path
 from etl_project.cli.settings import dagster_storage_url, etl_database
 from etl_project.loading import quarantined_files
 from etl_project.paths import LOCAL_DAGSTER_HOME
+from etl_project.printable import escape_control
 
 
 def _dagster_instance():
@@ -30,7 +31,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("No quarantined files.")
         return 0
     for f in files:
-        print(f"{f.batch_id}\t{f.recorded_at:%Y-%m-%d %H:%M:%S %Z}\t{f.reason}")
+        # batch ids and reasons come from file names: escape anything that would drive the terminal
+        print(
+            f"{escape_control(f.batch_id)}\t{f.recorded_at:%Y-%m-%d %H:%M:%S %Z}\t{escape_control(f.reason)}"
+        )
         if f.earlier_version_loaded:
             print("\t(an earlier version of this file is still loaded)")
     print(
@@ -58,11 +62,12 @@ def _run(batch_id: str, action: str) -> int:
             if action == "retry"
             else "dropped: its partition is deleted and this version is never loaded"
         )
-        print(f"Batch {batch_id!r} {done} (run {result.run_id}).")
+        print(f"Batch {escape_control(batch_id)!r} {done} (run {result.run_id}).")
         return 0
     error = result.failure_data_for_node("handle_quarantined_batch").error
     print(
-        f"etl quarantine {action}: {error.message.strip() if error else 'the run failed'} (run {result.run_id})"
+        f"etl quarantine {action}: {escape_control(error.message.strip()) if error else 'the run failed'} "
+        f"(run {result.run_id})"
     )
     return 1
 

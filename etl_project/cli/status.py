@@ -11,6 +11,7 @@ from datetime import datetime
 import psycopg2.extensions
 
 from etl_project.cli.settings import etl_database
+from etl_project.printable import escape_control
 from etl_project.resources.postgres import redact_url
 
 #: Quarantined files listed one by one; more are counted.
@@ -47,7 +48,8 @@ class PlatformStatus:
         out.append(f"  quarantined files  {len(self.quarantined):,}")
         for filename, at, reason in self.quarantined[:QUARANTINED_LISTED]:
             # the recorded reason usually starts with the file's name already
-            out.append(f"    {filename} ({at:%Y-%m-%d %H:%M}): {reason.removeprefix(f'{filename}: ')}")
+            reason = escape_control(reason.removeprefix(f"{filename}: "))
+            out.append(f"    {escape_control(filename)} ({at:%Y-%m-%d %H:%M}): {reason}")
         if len(self.quarantined) > QUARANTINED_LISTED:
             out.append(f"    ... and {len(self.quarantined) - QUARANTINED_LISTED:,} more")
         pending = f"  pending alerts     {self.pending_alerts:,}"

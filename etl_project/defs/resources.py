@@ -7,16 +7,19 @@
 
 import dagster as dg
 
-from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.environment import env_numbers, env_settings
+from etl_project.resources.from_environment import EnvironmentEtlDatabase, EnvironmentSharedDirectory
 
 
 @dg.definitions
 def shared_resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
-            "etl_database": EtlDatabase(**env_settings(url="ETL_DATABASE_URL", timezone="ETL_TIMEZONE")),
-            "shared_directory": SharedDirectory(
+            # where data and secrets are comes from the environment only; a run's config cannot move it
+            "etl_database": EnvironmentEtlDatabase(
+                **env_settings(url="ETL_DATABASE_URL", timezone="ETL_TIMEZONE")
+            ),
+            "shared_directory": EnvironmentSharedDirectory(
                 **env_settings(path="ETL_SHARED_DATA_DIR"),
                 **env_numbers(settle_seconds="ETL_FILE_SETTLE_SECONDS"),
             ),

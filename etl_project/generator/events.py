@@ -7,6 +7,7 @@ batch is reproducible; they come from an `IdAllocator` so that they never collid
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -149,19 +150,31 @@ def generate_events(
         )
 
 
-def write_batch_file(directory: Path, batch_id: str, created_at: datetime, events: Iterable[Event]) -> Path:
+class BatchFileExistsError(FileExistsError):
+    """A generator was asked for a batch whose file exists: it never overwrites one (that would replace a real
+    batch's rows with invented ones)."""
+
+
+def write_batch_file(
+    directory: Path, batch_id: str, created_at: datetime, events: Iterable[Event], *, replace: bool = False
+) -> Path:
     """Write `<batch_id>.csv` in the legacy format; complete files only ever appear under their final name.
 
     Every field is quoted and backslash is the escape character (quotes inside a field are written as `\\"`),
-    which is also what PostgreSQL's `COPY ... CSV ESCAPE '\\'` reads.
+    which is also what PostgreSQL's `COPY ... CSV ESCAPE '\\'` reads. The temporary file is created with
+    O_EXCL|O_NOFOLLOW (a symlink planted at its name is never followed) and published with a hard link, which
+    fails rather than overwrite an existing batch file (`BatchFileExistsError`); `replace=True` (tests that
+    stand for a person replacing a file) renames over it instead.
     """
     if "/" in batch_id or batch_id in {"", ".", ".."}:
         raise ValueError(f"batch id {batch_id!r} cannot name a file")
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{batch_id}.csv"
     partial = directory / f".{batch_id}.csv{PARTIAL_SUFFIX}"
+    if not replace and os.path.lexists(final):
+        raise BatchFileExistsError(_exists_message(final))
     stamp = _timestamp(created_at)
-    with open(partial, "w", encoding="utf-8", newline="") as out:
+    with os.fdopen(_create_exclusively(partial), "w", encoding="utf-8", newline="") as out:
         writer = csv.writer(
             out, quoting=csv.QUOTE_ALL, escapechar="\\", doublequote=False, lineterminator="\n"
         )
@@ -171,8 +184,29 @@ def write_batch_file(directory: Path, batch_id: str, created_at: datetime, event
         )
         out.flush()
         os.fsync(out.fileno())
-    os.replace(partial, final)
+    if replace:
+        os.replace(partial, final)
+        return final
+    try:
+        os.link(partial, final, follow_symlinks=False)  # atomic, and never replaces an existing name
+    except FileExistsError:
+        raise BatchFileExistsError(_exists_message(final)) from None
+    finally:
+        os.unlink(partial)
     return final
+
+
+def _exists_message(final: Path) -> str:
+    return f"{final.name} exists already in {final.parent}: a generator never overwrites a batch file; choose another batch id"
+
+
+def _create_exclusively(partial: Path) -> int:
+    """A new file at `partial`, never through a symlink: whatever a crashed writer (or anyone) left at that
+    name is unlinked first (unlink removes a symlink itself, not its target), then O_CREAT|O_EXCL|O_NOFOLLOW."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(partial)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    return os.open(partial, flags, 0o644)
 
 
 class _FirstIdsKept:

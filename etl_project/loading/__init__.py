@@ -15,6 +15,8 @@ import only from `etl_project.loading`:
 - `batches_to_replay`, `replay_batch`: the replay of rows whose references arrived late;
 - `dangling_references_after_load`, `dangling_references_everywhere`: the referential-integrity guard;
 - `ReloadRefusedError`: a new version of a file would orphan other batches' rows (a `BatchFileError`);
+- `record_undecodable_names`: files whose names are not UTF-8, quarantined under their escaped names;
+- `database_refusal`: why PostgreSQL cannot take a file (a limit or a data error), or None (retry it);
 - `category_of`: the category of a rejection reason, as the run metadata counts it;
 - `MIGRATION_LOCK_ID`: the migrations' advisory lock (every lock id of the platform is in `processed_files`).
 """
@@ -22,6 +24,7 @@ import only from `etl_project.loading`:
 from etl_project.loading.batch_accounting import BatchAccounting, RowsAccount, count_batch_rows
 from etl_project.loading.batch_file import BatchFileError
 from etl_project.loading.batch_loader import load_batch
+from etl_project.loading.database_refusals import database_refusal
 from etl_project.loading.file_versions import file_sha256, seen_again_unchanged
 from etl_project.loading.integrity import (
     DanglingReferences,
@@ -45,6 +48,7 @@ from etl_project.loading.rejections import category_of
 from etl_project.loading.reload_guard import ReloadRefusedError
 from etl_project.loading.replay import batches_to_replay, replay_batch
 from etl_project.loading.report import BatchLoadReport
+from etl_project.loading.undecodable_names import record_undecodable_names
 
 __all__ = [
     "MIGRATION_LOCK_ID",
@@ -65,6 +69,7 @@ __all__ = [
     "dangling_references_after_load",
     "dangling_references_everywhere",
     "file_sha256",
+    "database_refusal",
     "first_rejected_rows",
     "is_loaded",
     "load_batch",
@@ -72,6 +77,7 @@ __all__ = [
     "quarantined_files",
     "record_dropped",
     "record_quarantined",
+    "record_undecodable_names",
     "replay_batch",
     "seen_again_unchanged",
 ]

@@ -11,12 +11,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
+from etl_project.loading.bounded_lines import BoundedLines, LineLimitError, read_header
 from etl_project.schemas import BATCH_FILE_COLUMNS
+
+if TYPE_CHECKING:
+    from etl_project.loading.opened_file import OpenedBatchFile
 
 #: Largest single field accepted (a payload); PostgreSQL's own limit for a jsonb value is far above.
 MAX_FIELD_BYTES = 64 * 1024 * 1024
@@ -62,14 +66,14 @@ class BatchFileStream:
     the four columns in any order; extra columns are ignored.
     """
 
-    def __init__(self, path: Path, chunk_chars: int = 1 << 20):
-        self.path = path
+    def __init__(self, opened: OpenedBatchFile, chunk_chars: int = 1 << 20):
+        self.path = opened.path
         self.rows_read = 0
         self.ignored_columns: list[str] = []
         self._chunk_chars = chunk_chars
-        self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._raw = opened.reader()  # the load's one descriptor, read at this stream's own offset
         #: Modification time of the file as opened; with the size it identifies this version of the file.
-        self.mtime_ns = os.fstat(self._raw.fileno()).st_mtime_ns
+        self.mtime_ns = opened.mtime_ns
         self._hashing = _HashingReader(self._raw)
         self._text = io.TextIOWrapper(
             io.BufferedReader(self._hashing, buffer_size=1 << 20), encoding="utf-8-sig", newline=""
@@ -116,16 +120,21 @@ class BatchFileStream:
         return out.getvalue()
 
     def _emit_rows(self) -> Iterator[tuple[object, ...]]:
-        reader = csv.reader(self._text, quoting=csv.QUOTE_MINIMAL, escapechar="\\", doublequote=True)
+        lines = BoundedLines(self._text)
+        reader = csv.reader(lines, quoting=csv.QUOTE_MINIMAL, escapechar="\\", doublequote=True)
         try:
-            header = next(reader, None)
+            header = read_header(self._text)
             if header is None:
                 raise BatchFileError(self.path, "the file is empty (no header line)")
             positions = self._column_positions(header)
             width = len(header)
             for file_row, fields in enumerate(reader, start=1):
                 self.rows_read = file_row
-                if len(fields) == width:
+                lines.row_ended(reader.line_num)
+                past_limits = lines.problem_of(fields)
+                if past_limits is not None:
+                    values, problem = ["", "", "", ""], past_limits
+                elif len(fields) == width:
                     values = [fields[i] for i in positions]
                     problem = "the row contains a NUL character" if any("\x00" in v for v in values) else ""
                     if problem:
@@ -143,6 +152,8 @@ class BatchFileStream:
                 f"not valid UTF-8 (byte {err.object[err.start : err.start + 1]!r} near byte offset "
                 f"{self._hashing.size})",
             ) from err
+        except LineLimitError as err:
+            raise BatchFileError(self.path, str(err)) from err
         except csv.Error as err:
             raise BatchFileError(
                 self.path, f"not a readable CSV file at data row {self.rows_read + 1}: {err}"
@@ -152,7 +163,8 @@ class BatchFileStream:
         names = [h.strip() for h in header]
         if len(header) == 1 and header[0].count("\x00"):
             raise BatchFileError(self.path, "not a CSV file (binary content)")
-        missing = [c for c in BATCH_FILE_COLUMNS if c not in names]
+        counts = Counter(names)  # linear in the header's size (it was quadratic)
+        missing = [c for c in BATCH_FILE_COLUMNS if c not in counts]
         if missing:
             shown = ",".join(n[:40] for n in names[:8])
             raise BatchFileError(
@@ -160,7 +172,7 @@ class BatchFileStream:
                 f"wrong header: missing column(s) {', '.join(missing)}; expected "
                 f"{','.join(BATCH_FILE_COLUMNS)}, got {shown!r}",
             )
-        duplicated = sorted({n for n in names if names.count(n) > 1 and n in BATCH_FILE_COLUMNS})
+        duplicated = sorted(c for c in BATCH_FILE_COLUMNS if counts[c] > 1)
         if duplicated:
             raise BatchFileError(self.path, f"wrong header: column(s) {', '.join(duplicated)} appear twice")
         self.ignored_columns = [n for n in names if n not in BATCH_FILE_COLUMNS]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from etl_project.loading.batch_file import STAGED_COLUMNS, BatchFileStream
+from etl_project.loading.opened_file import OpenedBatchFile
 from etl_project.loading.params import LoadParams, StagingParams
 from etl_project.loading.staging_tables import (
     StagedPart,
@@ -83,11 +83,8 @@ class _FilePart:
 class _FileBytesForCopy(io.RawIOBase):
     """A byte range of the file, for COPY, style-checked and with its line breaks counted."""
 
-    def __init__(self, path: Path, part: _FilePart, backslash_escapes: bool):
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        stat = os.fstat(self._file.fileno())
-        self.identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        self._file.seek(part.start)
+    def __init__(self, file: OpenedBatchFile, part: _FilePart, backslash_escapes: bool):
+        self._file = file.reader(part.start, part.end)
         self._left = part.end - part.start
         self._forbidden = b'""' if backslash_escapes else b"\\"
         self._previous_byte = b""
@@ -123,13 +120,11 @@ class _FileBytesForCopy(io.RawIOBase):
 class _PartCopy:
     rows: int
     lines: int
-    identity: tuple[int, int, int, int]
 
 
-def _plain_header(path: Path) -> tuple[bytes, list[str]] | None:
+def _plain_header(file: OpenedBatchFile) -> tuple[bytes, list[str]] | None:
     """The header line's bytes and column names, when the fast path can take the file."""
-    with open(path, "rb") as file:
-        line = file.readline(MAX_HEADER_BYTES)
+    line = io.BufferedReader(file.reader()).readline(MAX_HEADER_BYTES)
     if not line.endswith(b"\n"):
         return None
     try:
@@ -142,10 +137,10 @@ def _plain_header(path: Path) -> tuple[bytes, list[str]] | None:
     return line, names
 
 
-def _split(path: Path, body_start: int, size: int, parts: int) -> list[_FilePart]:
+def _split(opened: OpenedBatchFile, body_start: int, size: int, parts: int) -> list[_FilePart]:
     """The file's data cut at line breaks into `parts` ranges (fewer if it has fewer lines)."""
     cuts = [body_start]
-    with open(path, "rb") as file:
+    with io.BufferedReader(opened.reader()) as file:
         for k in range(1, parts):
             file.seek(max(cuts[-1], body_start + (size - body_start) * k // parts))
             file.readline()
@@ -171,22 +166,21 @@ def _line_breaks(file: io.BufferedIOBase, start: int, end: int) -> int:
     return count
 
 
-def _digest(path: Path) -> tuple[str, int, tuple[int, int, int, int]]:
-    """SHA-256, size and identity (device, inode, size, mtime) of the file as read."""
+def _digest(opened: OpenedBatchFile) -> tuple[str, int]:
+    """SHA-256 and size of the file as read."""
     sha256 = hashlib.sha256()
-    with open(path, "rb") as file:
-        stat = os.fstat(file.fileno())
-        size = 0
-        while chunk := file.read(CHUNK_BYTES):
-            sha256.update(chunk)
-            size += len(chunk)
-    return sha256.hexdigest(), size, (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    file = opened.reader()
+    size = 0
+    while chunk := file.read(CHUNK_BYTES):
+        sha256.update(chunk)
+        size += len(chunk)
+    return sha256.hexdigest(), size
 
 
 def _copy_part(
     conn: psycopg2.extensions.connection,
     table: sql.Identifier,
-    path: Path,
+    file: OpenedBatchFile,
     part: _FilePart,
     names: list[str],
     backslash_escapes: bool,
@@ -196,7 +190,7 @@ def _copy_part(
     Table and rows are created in one transaction so that COPY can write the rows frozen and the pages
     all-visible: every later scan of the part (each slice, the raw events) then skips per-row visibility checks.
     """
-    source = _FileBytesForCopy(path, part, backslash_escapes)
+    source = _FileBytesForCopy(file, part, backslash_escapes)
     try:
         with transaction(conn) as cur:
             cur.execute(staging_sql.create_staging_part(table, part.first_row))
@@ -210,40 +204,42 @@ def _copy_part(
         return None
     finally:
         source.close()
-    return _PartCopy(rows, source.lines, source.identity)
+    return _PartCopy(rows, source.lines)
 
 
 def _stage_with_postgresql(
-    connections: list[psycopg2.extensions.connection], path: Path, tables: StagingTables
+    connections: list[psycopg2.extensions.connection], file: OpenedBatchFile, tables: StagingTables
 ) -> StagedFile | None:
-    header = _plain_header(path)
+    header = _plain_header(file)
     if header is None:
         return None
     line, names = header
-    with open(path, "rb") as file:
-        file.seek(len(line))
-        backslash_escapes = b"\\" in file.read(CHUNK_BYTES)
-    size = path.stat().st_size
+    backslash_escapes = b"\\" in file.reader(len(line)).read(CHUNK_BYTES)
+    size = file.size
     wanted = len(connections) if size >= PARALLEL_STAGING_MIN_BYTES else 1
     for parts in dict.fromkeys((wanted, 1)):  # in parts if big; if that is not exact, in one part
-        file_parts = _split(path, len(line), size, parts)
+        file_parts = _split(file, len(line), size, parts)
         with ThreadPoolExecutor(len(file_parts) + 1, thread_name_prefix="staging") as pool:
-            digest = pool.submit(_digest, path)
+            digest = pool.submit(_digest, file)
             copies = [
-                pool.submit(_copy_part, conn, tables.part(k), path, part, names, backslash_escapes)
+                pool.submit(_copy_part, conn, tables.part(k), file, part, names, backslash_escapes)
                 for k, (conn, part) in enumerate(zip(connections, file_parts, strict=False), start=1)
             ]
             results = [c.result() for c in copies]
-            checksum, size_bytes, identity = digest.result()
-        exact = all(r is not None and r.identity == identity for r in results) and (
-            len(results) == 1 or all(r.rows == r.lines for r in results if r is not None)
+            checksum, size_bytes = digest.result()
+        # the file changed while it was read (written in place): the careful path reads it again
+        unchanged = size_bytes == size and file.unchanged()
+        exact = (
+            unchanged
+            and all(r is not None for r in results)
+            and (len(results) == 1 or all(r.rows == r.lines for r in results if r is not None))
         )
         if exact:
             staged = StagedFile(
                 sum(r.rows for r in results if r is not None),
                 checksum,
                 size_bytes,
-                identity[3],
+                file.mtime_ns,
                 "postgresql",
             )
             staged.parts = [
@@ -256,9 +252,9 @@ def _stage_with_postgresql(
 
 
 def _stage_with_python(
-    conn: psycopg2.extensions.connection, path: Path, tables: StagingTables, params: StagingParams
+    conn: psycopg2.extensions.connection, file: OpenedBatchFile, tables: StagingTables, params: StagingParams
 ) -> StagedFile:
-    with transaction(conn) as cur, BatchFileStream(path) as stream:
+    with transaction(conn) as cur, BatchFileStream(file) as stream:
         cur.execute(staging_sql.create_staging_part(tables.part(1), 1))
         cur.execute(staging_sql.create_staged_text())
         try:
@@ -307,10 +303,12 @@ def stage_file(
 ) -> StagedFile:
     """Fill the load's staging parts from the file, using up to one part per connection (each must be idle,
     outside a transaction), and move rows with a bad envelope (or, on the careful path, unreadable ones) to
-    the load's rejections table."""
-    staged = _stage_with_postgresql(connections, path, tables) or _stage_with_python(
-        connections[0], path, tables, params
-    )
+    the load's rejections table. The file is opened once (`OpenedBatchFile`: no symlink, no FIFO) and every
+    reader reads that descriptor; raises `BatchFileError` when it is not a regular file."""
+    with OpenedBatchFile(path) as file:
+        staged = _stage_with_postgresql(connections, file, tables) or _stage_with_python(
+            connections[0], file, tables, params
+        )
     with autocommit(connections[0]) as cur:
         cur.execute(envelope.usual_batch_created_at(staged.parts[0].table))
         staged.usual_batch_created_at = (cur.fetchone() or (None,))[0]

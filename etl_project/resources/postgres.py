@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -33,13 +34,22 @@ def session_options(timezone: str) -> str:
     return f"{SESSION_OPTIONS} -c TimeZone={escaped}"
 
 
+#: `password=...` (or `sslpassword=`) in a libpq key=value string or a URL's query: quoted ('a\\'b') or up to a
+#: space, `&` or `;`.
+_PASSWORD_SETTING = re.compile(r"""(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&;]*)""", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The connection string with every password replaced by `***`, for logs, errors and the CLI.
+
+    Covers the three places libpq takes a password: a URL's user info (`postgresql://u:pw@h/db`), a URL's
+    query (`?password=pw`) and a key=value string (`password=pw host=h`).
+    """
+    parts = urlsplit(url) if "://" in url else None
+    if parts is not None and parts.password is not None:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        url = urlunsplit(parts._replace(netloc=netloc))
+    return _PASSWORD_SETTING.sub(lambda m: f"{m.group(1)}***", url)
 
 
 class EtlDatabase(dg.ConfigurableResource):

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from etl_project.defs.ingestion.partitions import invalid_batch_id_reason
 from etl_project.paths import DEFAULT_SHARED_DATA_DIR
+from etl_project.printable import escaped_file_name, is_undecodable_name
 
 BATCH_FILE_SUFFIX = ".csv"
 
@@ -28,6 +29,16 @@ class BatchFile:
     name: str
     size: int
     mtime_ns: int
+
+
+@dataclass(frozen=True)
+class DirectoryScan:
+    """One listing of the shared directory: the batch files ready to load, the names skipped (with why), and the
+    files whose names are not valid UTF-8 (`name` escaped, `K\\xe4se.csv`: such a name never goes into SQL)."""
+
+    ready: list[BatchFile]
+    skipped: list[str]
+    undecodable: list[BatchFile]
 
 
 class SharedDirectory(dg.ConfigurableResource):
@@ -57,31 +68,43 @@ class SharedDirectory(dg.ConfigurableResource):
         return path
 
     def complete_batch_files(self, now: float | None = None) -> tuple[list[BatchFile], list[str]]:
-        """List complete batch files in one directory scan; also return names skipped and why.
+        """The ready batch files and the names skipped, with why (`scan_batch_files` without the undecodable)."""
+        scan = self.scan_batch_files(now)
+        return scan.ready, scan.skipped
+
+    def scan_batch_files(self, now: float | None = None) -> DirectoryScan:
+        """List complete batch files in one directory scan; also the names skipped and why.
 
         Hidden files, other suffixes, symlinks and files modified within `settle_seconds` are not batches
-        (yet). Raises OSError when the directory cannot be listed.
+        (yet). A complete file whose name is not valid UTF-8 is set apart with its name escaped: PostgreSQL
+        cannot take the name, so it must not hold up the other files. Raises OSError when the directory cannot
+        be listed.
         """
         cutoff_ns = int(((now if now is not None else time.time()) - self.settle_seconds) * 1e9)
-        ready: list[BatchFile] = []
-        skipped: list[str] = []
+        scan = DirectoryScan([], [], [])
         with os.scandir(self.root) as entries:
             for entry in entries:
                 name = entry.name
                 if name.startswith(".") or not name.endswith(BATCH_FILE_SUFFIX):
                     continue
                 if entry.is_symlink():
-                    skipped.append(f"{name}: symbolic link, not loaded")
+                    scan.skipped.append(f"{escaped_file_name(name)}: symbolic link, not loaded")
                     continue
                 if not entry.is_file():
                     continue
                 stat = entry.stat()
                 if stat.st_mtime_ns > cutoff_ns:
                     continue
+                if is_undecodable_name(name):
+                    escaped = escaped_file_name(name)
+                    scan.undecodable.append(
+                        BatchFile(escaped[: -len(BATCH_FILE_SUFFIX)], escaped, stat.st_size, stat.st_mtime_ns)
+                    )
+                    continue
                 batch_id = name[: -len(BATCH_FILE_SUFFIX)]
                 reason = invalid_batch_id_reason(batch_id)
                 if reason:
-                    skipped.append(f"{name}: {reason}")
+                    scan.skipped.append(f"{escaped_file_name(name)}: {reason}")
                     continue
-                ready.append(BatchFile(batch_id, name, stat.st_size, stat.st_mtime_ns))
-        return ready, skipped
+                scan.ready.append(BatchFile(batch_id, name, stat.st_size, stat.st_mtime_ns))
+        return scan

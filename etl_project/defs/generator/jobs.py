@@ -4,6 +4,7 @@ The events come from `etl_project/generator/events.py` and the ids from the data
 (`etl_project/generator/from_database.py`); `etl generate` uses both too.
 """
 
+import os
 import random
 from collections import Counter
 from datetime import datetime, timezone
@@ -15,13 +16,15 @@ from pydantic import Field
 from etl_project.generator.batch_ids import SCHEDULED_PREFIX, readable_batch_id
 from etl_project.generator.events import generate_events, write_batch_file
 from etl_project.generator.from_database import DatabaseIds, load_catalog
+from etl_project.generator.taken_batch_ids import refuse_taken_batch_id
 from etl_project.resources import EtlDatabase, SharedDirectory
 
 
 class GeneratorConfig(dg.Config):
     batch_id: str | None = Field(
         default=None,
-        description="Id (and file name) of the batch; default generated__<the run's start, UTC>.",
+        description="Id (and file name) of the batch; default generated__<the run's start, UTC>. An id whose "
+        "file exists or that is already a batch in the ledger is refused.",
     )
     seed: int | None = Field(
         default=None, description="Seed of the random events; default: different each run."
@@ -44,6 +47,7 @@ def write_generated_batch(
     created_at = now.replace(tzinfo=None)
     with etl_database.connect() as conn:
         with conn:
+            refuse_taken_batch_id(conn, shared_directory.root, batch_id)  # never a real batch's id
             catalog = load_catalog(conn)
             events = list(
                 generate_events(
@@ -66,3 +70,15 @@ def write_generated_batch(
 )
 def generate_batch_job() -> None:
     write_generated_batch()
+
+
+def generator_enabled() -> bool:
+    """ETL_GENERATOR_ENABLED (default true): whether the code location has the generator at all."""
+    return os.getenv("ETL_GENERATOR_ENABLED", "true").lower() not in {"0", "false", "no"}
+
+
+@dg.definitions
+def generator_job_definitions() -> dg.Definitions:
+    """The job only where the generator is enabled: a production deployment (ETL_GENERATOR_ENABLED=false) has
+    no job that writes invented batches into the shared directory, not even one to launch by hand."""
+    return dg.Definitions(jobs=[generate_batch_job] if generator_enabled() else [])

@@ -8,9 +8,12 @@ rows (which changes a batch's counts), so a batch reports the same way whichever
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Generator, Iterator
+from pathlib import Path
 
 import dagster as dg
+import psycopg2
 import psycopg2.extensions
 
 from etl_project.defs.ingestion.checks import (
@@ -28,6 +31,7 @@ from etl_project.loading import (
     RowsAccount,
     count_batch_rows,
     dangling_references_after_load,
+    database_refusal,
     first_rejected_rows,
     is_loaded,
     load_batch,
@@ -130,6 +134,20 @@ def _unchanged_observation(batch_id: str, filename: str) -> dg.AssetObservation:
     )
 
 
+def _quarantine(
+    instance: dg.DagsterInstance,
+    log: logging.Logger,
+    conn: psycopg2.extensions.connection,
+    batch_id: str,
+    path: Path,
+    problem: str,
+) -> Generator[BatchEvent, None, None]:
+    """Record the file as quarantined and fail its own partition's batch_file_readable check; the run goes on."""
+    log.error(f"Batch {batch_id!r} quarantined, not loaded: {problem}")
+    record_quarantined(conn, batch_id, path, problem)
+    yield readable_evaluation(instance, RAW_EVENTS, batch_id, path.name, problem)
+
+
 def load_and_report(
     instance: dg.DagsterInstance,
     log: logging.Logger,
@@ -147,7 +165,7 @@ def load_and_report(
     path = shared_directory.root / f"{batch_id}.csv"
     try:
         path = shared_directory.file_for_batch(batch_id)
-        if not path.is_file():
+        if not os.path.lexists(path):  # anything else there (a FIFO, a symlink) is refused when opened
             raise BatchFileError(path, f"no such file in {shared_directory.root}")
         if skip_if_loaded and is_loaded(conn, batch_id, path):
             return None  # loaded (and reported) by an earlier attempt of this run
@@ -157,10 +175,13 @@ def load_and_report(
             return None
         report = load_batch(conn, batch_id, path)
     except (BatchFileError, UnsafeBatchFileError) as err:
-        log.error(f"Batch {batch_id!r} quarantined, not loaded: {err}")
-        record_quarantined(conn, batch_id, path, str(err))
-        yield readable_evaluation(instance, RAW_EVENTS, batch_id, path.name, str(err))
-        return None
+        return (yield from _quarantine(instance, log, conn, batch_id, path, str(err)))
+    except psycopg2.Error as err:
+        refusal = database_refusal(err)
+        if refusal is None:
+            raise  # a lost connection or a restarting server: the step's retry policy handles it
+        problem = str(BatchFileError(path, refusal))
+        return (yield from _quarantine(instance, log, conn, batch_id, path, problem))
     accounting = count_batch_rows(conn, batch_id)
     if accounting is None:  # recorded by the load's own transaction: cannot happen after a successful load
         raise RuntimeError(f"batch {batch_id!r} loaded but not recorded in utilities.processed_files")

@@ -8,6 +8,7 @@ import dagster as dg
 from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.undecodable_files import quarantine_undecodable_names
 from etl_project.loading import RecordedVersion, processed_versions, seen_again_unchanged
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.shared_directory import BatchFile
@@ -109,11 +110,13 @@ def batch_file_sensor(
     the settle time) wait for a later tick.
     """
     try:
-        files, skipped = shared_directory.complete_batch_files()
+        scan = shared_directory.scan_batch_files()
     except OSError as err:
         return dg.SkipReason(
             f"Cannot list the shared directory {shared_directory.root}: {err.strerror or err}"
         )
+    files, skipped = scan.ready, scan.skipped
+    quarantine_undecodable_names(context.log, etl_database, scan.undecodable)  # never sent as they are
     for note in skipped:
         context.log.warning(f"Skipping {note}")
     known_partitions = set(context.instance.get_dynamic_partitions(batch_partitions.name))

@@ -1,0 +1,43 @@
+"""A generator may only write a batch that does not exist: never a real batch's file, nor a batch the ledger knows.
+
+A generated batch written under an existing id would replace that batch's file, and the sensor would then
+replace its real rows with invented ones. The file itself is never overwritten (`write_batch_file` publishes
+with a hard link, which fails on an existing name); this also refuses an id that is not a valid batch id or
+that utilities.processed_files already records (loaded, quarantined or dropped), even when its file is gone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2.extensions
+
+from etl_project.defs.ingestion.partitions import invalid_batch_id_reason
+
+
+class BatchIdTakenError(ValueError):
+    """The batch id cannot be given to a generated batch; the message says why."""
+
+
+def refuse_taken_batch_id(
+    conn: psycopg2.extensions.connection | None, directory: Path, batch_id: str
+) -> None:
+    """Raise BatchIdTakenError unless `batch_id` is a valid, unused batch id (conn None: no ledger to ask)."""
+    reason = invalid_batch_id_reason(batch_id)
+    if reason:
+        raise BatchIdTakenError(f"batch id {batch_id!r} refused: {reason}")
+    if (directory / f"{batch_id}.csv").exists() or (directory / f"{batch_id}.csv").is_symlink():
+        raise BatchIdTakenError(
+            f"batch id {batch_id!r} refused: {batch_id}.csv exists already in {directory}; a generator never "
+            "overwrites a batch file"
+        )
+    if conn is None:
+        return
+    with conn.cursor() as cur:
+        cur.execute("SELECT status FROM utilities.processed_files WHERE batch_id = %s LIMIT 1", (batch_id,))
+        row = cur.fetchone()
+    if row is not None:
+        raise BatchIdTakenError(
+            f"batch id {batch_id!r} refused: it is already a batch in utilities.processed_files ({row[0]}); "
+            "a generated batch would replace its rows with invented ones"
+        )
