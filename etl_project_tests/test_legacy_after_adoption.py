@@ -157,3 +157,37 @@ def test_sales_drop_check_flags_the_legacy_store_on_its_first_evaluation(adopted
         (s["id"], s["amount_of_the_day"], s["seven_day_average"], s["change_percent"]) for s in flagged
     ] == [(adopted.history.dropping_store_id, 20.0, 100.0, -80.0)]
     assert evaluation.metadata["stores_examined"].value == 2  # the steady store too
+
+
+#: Every entity of a batch with its id, in the order of its raw_id (the legacy load's order).
+_ENTITY_IDS = (
+    "SELECT 'stores', raw_id, id FROM etl.stores WHERE batch_id = %(b)s "
+    "UNION ALL SELECT 'products', raw_id, id FROM etl.products WHERE batch_id = %(b)s "
+    "UNION ALL SELECT 'orders', raw_id, id FROM etl.orders WHERE batch_id = %(b)s"
+)
+_DANGLING = (
+    "SELECT count(*) FROM etl.sales s WHERE NOT EXISTS (SELECT 1 FROM etl.stores t WHERE t.id = s.store_id) "
+    "OR NOT EXISTS (SELECT 1 FROM etl.products p WHERE p.id = s.product_id) "
+    "OR NOT EXISTS (SELECT 1 FROM etl.orders o WHERE o.id = s.order_id)"
+)
+
+
+def test_materialize_of_an_adopted_legacy_batch_keeps_every_id(
+    adopted, legacy_resources, instance, shared_dir
+):
+    """A legacy batch loaded again from its file (Materialize in the UI): its stores, products and orders keep
+    the ids the legacy pipeline gave them, ranked by the legacy raw_id, so no sale of any batch is orphaned."""
+    batch = adopted.history.batches[0]
+    write_legacy_file(shared_dir, batch)
+    before = sorted(
+        (table, id_) for table, _, id_ in query_rows(adopted.url, _ENTITY_IDS, {"b": batch.run_id})
+    )
+    assert before and query_rows(adopted.url, _DANGLING) == [(0,)]
+
+    assert materialize_batches(instance, legacy_resources, [batch.run_id]).success
+
+    after = sorted(
+        (table, id_) for table, _, id_ in query_rows(adopted.url, _ENTITY_IDS, {"b": batch.run_id})
+    )
+    assert after == before
+    assert query_rows(adopted.url, _DANGLING) == [(0,)]
