@@ -106,9 +106,15 @@ def _env_file(path: Path) -> dict[str, str]:
 def test_deploy_instance_equals_the_local_instance_except_the_run_launcher():
     local, deploy = _yaml(LOCAL_INSTANCE), _yaml(DEPLOY_INSTANCE)
     assert "run_launcher" not in local, "dagster.local.yaml must keep the default run launcher"
+    assert "instance_class" not in local
     launcher = deploy.pop("run_launcher")
+    instance_class = deploy.pop("instance_class")
     assert deploy == local, "deploy/dagster.yaml drifted from dagster.local.yaml: change both together"
-    assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
+    assert (launcher["module"], launcher["class"]) == ("etl_project.deployment", "PinnedDockerRunLauncher")
+    assert (instance_class["module"], instance_class["class"]) == (
+        "etl_project.deployment",
+        "SelfCancellingInstance",
+    )
 
 
 def test_workspace_points_at_the_code_server(compose):
@@ -214,8 +220,11 @@ def test_daemon_can_forward_every_launcher_variable(compose, launcher_config):
     missing = set(launcher_config["env_vars"]) - set(daemon_env)
     assert not missing, f"daemon lacks {sorted(missing)}"
     code_server_env = _environment(compose["services"]["code_server"])
-    # Run workers load the same definitions as the code server: they must see the same settings.
-    assert set(code_server_env) - {"DAGSTER_CURRENT_IMAGE"} <= set(launcher_config["env_vars"])
+    # Run workers load the same definitions as the code server: they must see the same settings, but for
+    # where alerts go, which only the sensors (in the code server) read.
+    assert {name for name in code_server_env if not name.startswith("SLACK_")} <= set(
+        launcher_config["env_vars"]
+    )
 
 
 def _settings_read_by_the_code() -> set[str]:
@@ -234,12 +243,13 @@ def test_every_setting_of_the_code_reaches_the_code_server_and_the_runs(compose,
     """A new setting must be added to docker-compose.yml and forwarded to run containers, or the
     deployment silently runs with its default."""
     settings = _settings_read_by_the_code()
-    assert "ETL_DATABASE_URL" in settings  # the scan itself works
+    assert "ETL_DATABASE_URL" in settings and "SLACK_BOT_TOKEN" in settings  # the scan itself works
     code_server_env = set(_environment(compose["services"]["code_server"]))
     assert settings <= code_server_env, f"missing in docker-compose.yml: {sorted(settings - code_server_env)}"
     forwarded = set(launcher_config["env_vars"])
-    assert settings <= forwarded, (
-        f"not forwarded to runs (deploy/dagster.yaml): {sorted(settings - forwarded)}"
+    run_settings = {name for name in settings if not name.startswith("SLACK_")}
+    assert run_settings <= forwarded, (
+        f"not forwarded to runs (deploy/dagster.yaml): {sorted(run_settings - forwarded)}"
     )
 
 
