@@ -47,7 +47,7 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
 COPY README.md ./
 COPY etl_project/ etl_project/
 COPY etl_db/ etl_db/
-COPY deploy/workspace.yaml deploy/workspace.yaml
+COPY deploy/workspace.yaml deploy/check-settings.sh deploy/
 RUN pip install --no-deps -e . \
     && python -c "from etl_project.paths import MIGRATIONS_DIR; assert any(MIGRATIONS_DIR.glob('*.sql')), MIGRATIONS_DIR"
 

@@ -106,9 +106,15 @@ def _env_file(path: Path) -> dict[str, str]:
 def test_deploy_instance_equals_the_local_instance_except_the_run_launcher():
     local, deploy = _yaml(LOCAL_INSTANCE), _yaml(DEPLOY_INSTANCE)
     assert "run_launcher" not in local, "dagster.local.yaml must keep the default run launcher"
+    assert "instance_class" not in local
     launcher = deploy.pop("run_launcher")
+    instance_class = deploy.pop("instance_class")
     assert deploy == local, "deploy/dagster.yaml drifted from dagster.local.yaml: change both together"
-    assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
+    assert (launcher["module"], launcher["class"]) == ("etl_project.deployment", "PinnedDockerRunLauncher")
+    assert (instance_class["module"], instance_class["class"]) == (
+        "etl_project.deployment",
+        "SelfCancellingInstance",
+    )
 
 
 def test_workspace_points_at_the_code_server(compose):
@@ -214,8 +220,11 @@ def test_daemon_can_forward_every_launcher_variable(compose, launcher_config):
     missing = set(launcher_config["env_vars"]) - set(daemon_env)
     assert not missing, f"daemon lacks {sorted(missing)}"
     code_server_env = _environment(compose["services"]["code_server"])
-    # Run workers load the same definitions as the code server: they must see the same settings.
-    assert set(code_server_env) - {"DAGSTER_CURRENT_IMAGE"} <= set(launcher_config["env_vars"])
+    # Run workers load the same definitions as the code server: they must see the same settings, but for
+    # where alerts go, which only the sensors (in the code server) read.
+    assert {name for name in code_server_env if not name.startswith("SLACK_")} <= set(
+        launcher_config["env_vars"]
+    )
 
 
 def _settings_read_by_the_code() -> set[str]:
@@ -234,12 +243,13 @@ def test_every_setting_of_the_code_reaches_the_code_server_and_the_runs(compose,
     """A new setting must be added to docker-compose.yml and forwarded to run containers, or the
     deployment silently runs with its default."""
     settings = _settings_read_by_the_code()
-    assert "ETL_DATABASE_URL" in settings  # the scan itself works
+    assert "ETL_DATABASE_URL" in settings and "SLACK_BOT_TOKEN" in settings  # the scan itself works
     code_server_env = set(_environment(compose["services"]["code_server"]))
     assert settings <= code_server_env, f"missing in docker-compose.yml: {sorted(settings - code_server_env)}"
     forwarded = set(launcher_config["env_vars"])
-    assert settings <= forwarded, (
-        f"not forwarded to runs (deploy/dagster.yaml): {sorted(settings - forwarded)}"
+    run_settings = {name for name in settings if not name.startswith("SLACK_")}
+    assert run_settings <= forwarded, (
+        f"not forwarded to runs (deploy/dagster.yaml): {sorted(run_settings - forwarded)}"
     )
 
 
@@ -328,3 +338,169 @@ def test_run_queue_tag_limits_match_tags_the_load_job_sets():
     assert limits
     for limit in limits:
         assert load_batches_job.tags.get(limit["key"]) == limit["value"]
+
+
+# --- who gets what (issue #25: the Docker socket, Slack settings, database roles, cross-site requests) ---
+
+
+def _mounts_socket(service: dict) -> bool:
+    return any("docker.sock" in str(mount) for mount in service.get("volumes", []))
+
+
+def test_only_the_daemon_holds_the_docker_socket(compose, launcher_config):
+    """Whoever can write to the socket is root on the host: the webserver (which faces users), the code
+    server and the runs never get it."""
+    services = compose["services"]
+    holders = {
+        name for name, service in services.items() if _mounts_socket(service) or service.get("group_add")
+    }
+    assert holders == {"daemon"}
+    assert not any("docker.sock" in str(mount) for mount in launcher_config["container_kwargs"]["volumes"])
+
+
+def test_slack_settings_reach_the_code_server_only(compose, launcher_config):
+    """The sensors that send alerts are evaluated in the code server; runs, the daemon and the UI never
+    need the token or the webhook."""
+    holders = {
+        name
+        for name, service in compose["services"].items()
+        if any(key.startswith("SLACK_") for key in _environment(service))
+    }
+    assert holders == {"code_server"}
+    assert not [name for name in launcher_config["env_vars"] if name.startswith("SLACK_")]
+
+
+def test_run_launcher_pins_what_a_run_container_is(compose, launcher_config):
+    from etl_project.deployment import FORBIDDEN_CONTAINER_KWARGS, check_container_kwargs
+
+    assert launcher_config["image"] == {"env": "DAGSTER_RUN_IMAGE"}
+    for name in DAGSTER_SERVICES:
+        assert (
+            _environment(compose["services"][name])["DAGSTER_RUN_IMAGE"] == "${ETL_IMAGE:-etl_project:latest}"
+        )
+    assert "DAGSTER_RUN_IMAGE" in launcher_config["env_vars"]
+    # No code location names an image of its own for the launcher to refuse.
+    assert "DAGSTER_CURRENT_IMAGE" not in _environment(compose["services"]["code_server"])
+    kwargs = launcher_config["container_kwargs"]
+    assert not set(kwargs) & FORBIDDEN_CONTAINER_KWARGS
+    check_container_kwargs(kwargs)  # named volumes only
+
+
+def test_databases_are_initialised_with_roles_that_are_no_superusers(compose):
+    """The image's bootstrap superuser is `postgres`, which no service logs in as; the init scripts create
+    the services' roles (NOSUPERUSER) with the passwords from .env."""
+    services = compose["services"]
+    for name, script, role_variable in (
+        ("etl_postgres", "etl-roles.sh", "ETL_LOADER_USER"),
+        ("dagster_postgres", "dagster-role.sh", "DAGSTER_USER"),
+    ):
+        env = _environment(services[name])
+        assert env["POSTGRES_USER"] == "postgres"
+        assert INTERPOLATION.fullmatch(env["POSTGRES_PASSWORD"])["name"].endswith("_SUPERUSER_PASSWORD")
+        assert (
+            f"./deploy/postgres/{script}:/docker-entrypoint-initdb.d/{script}:ro" in services[name]["volumes"]
+        )
+        assert services[name]["depends_on"]["settings_check"]["condition"] == "service_completed_successfully"
+        text = (PROJECT_ROOT / "deploy" / "postgres" / script).read_text(encoding="utf-8")
+        assert text.count("NOSUPERUSER NOCREATEDB NOCREATEROLE") == text.count("CREATE ROLE") >= 1
+        assert role_variable in text
+    etl_env = _environment(services["etl_postgres"])
+    assert etl_env["ETL_LOADER_USER"] == "${ETL_POSTGRES_USER:-etl}"
+    code_server_env = _environment(services["code_server"])
+    assert "://${ETL_POSTGRES_USER:-etl}:" in code_server_env["ETL_DATABASE_URL"]
+    assert "://${DAGSTER_POSTGRES_USER:-dagster}:" in code_server_env["DAGSTER_POSTGRES_URL"]
+
+
+def _run_settings_check(env: dict[str, str], compose: dict) -> subprocess.CompletedProcess:
+    check_env = _environment(compose["services"]["settings_check"])
+    return subprocess.run(
+        ["sh", str(PROJECT_ROOT / "deploy" / "check-settings.sh")],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "SETTINGS_TO_CHECK": check_env["SETTINGS_TO_CHECK"],
+            "URL_SAFE_SETTINGS": check_env["URL_SAFE_SETTINGS"],
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_settings_check_refuses_the_placeholders_of_env_example(compose):
+    """Compose accepts `change-me` (it only knows set or unset): settings_check, which the databases wait
+    for, refuses each placeholder by name."""
+    check_env = _environment(compose["services"]["settings_check"])
+    checked = set(check_env["SETTINGS_TO_CHECK"].split())
+    passwords = {name for name in _env_file(ENV_EXAMPLE) if "PASSWORD" in name}
+    assert checked == passwords, "every password of .env.example must be checked"
+    assert set(check_env) >= checked | {"DOCKER_GID"}
+    result = _run_settings_check(_env_file(ENV_EXAMPLE), compose)
+    assert result.returncode != 0
+    for name in sorted(checked) + ["DOCKER_GID"]:
+        assert name in result.stderr
+    real = {name: f"{name.lower().replace('_', '-')}-0123456789" for name in checked}
+    assert _run_settings_check({**real, "DOCKER_GID": "999"}, compose).returncode == 0
+    url_unsafe = {**real, "DOCKER_GID": "0", "ETL_POSTGRES_PASSWORD": "p@ss/word:1234"}
+    refused = _run_settings_check(url_unsafe, compose)
+    assert refused.returncode != 0 and "ETL_POSTGRES_PASSWORD must be URL-safe" in refused.stderr
+    # The UI password is no URL: anything long enough goes.
+    assert (
+        _run_settings_check(
+            {**real, "DOCKER_GID": "0", "DAGSTER_UI_PASSWORD": "a:b@c/d e!f#g"}, compose
+        ).returncode
+        == 0
+    )
+
+
+def test_proxy_refuses_cross_site_requests(compose):
+    conf = (PROJECT_ROOT / "deploy" / "proxy" / "nginx.conf").read_text(encoding="utf-8")
+    start = (PROJECT_ROOT / "deploy" / "proxy" / "start.sh").read_text(encoding="utf-8")
+    assert "include /tmp/nginx-origin.conf;" in conf and "/tmp/nginx-origin.conf" in start
+    location = conf[conf.index("location / {") :]
+    for variable in (
+        "$etl_foreign_host",
+        "$etl_foreign_origin",
+        "$etl_graphql_get",
+        "$etl_graphql_simple_post",
+    ):
+        check = location.index(f"if ({variable}) {{")
+        assert location.index("return 403", check) < location.index("}", check)
+        assert check < location.index("auth_basic "), "checks come before the login"
+    assert "DAGSTER_WEBSERVER_URL" in _environment(compose["services"]["proxy"])
+
+
+def _proxy_origin_conf(tmp_path: Path, url: str) -> subprocess.CompletedProcess:
+    """start.sh's DAGSTER_WEBSERVER_URL -> nginx maps part, run alone, writing to tmp_path."""
+    start = (PROJECT_ROOT / "deploy" / "proxy" / "start.sh").read_text(encoding="utf-8")
+    part = start[start.index("url=$(") : start.index("} > /tmp/nginx-origin.conf")] + "}\n"
+    script = tmp_path / "origin.sh"
+    script.write_text("set -eu\n" + part, encoding="utf-8")
+    return subprocess.run(
+        ["sh", str(script)],
+        env={"PATH": os.environ.get("PATH", ""), "DAGSTER_WEBSERVER_URL": url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "origin"),
+    [
+        ("http://127.0.0.1:3000", "127.0.0.1:3000", "http://127.0.0.1:3000"),
+        ("https://Dagster.Example.com/", "dagster.example.com", "https://dagster.example.com"),
+        ("https://dagster.example.com:443/ui", "dagster.example.com", "https://dagster.example.com"),
+        ("http://[::1]:8080", "[::1]:8080", "http://[::1]:8080"),
+    ],
+)
+def test_proxy_derives_its_own_host_and_origin_from_the_ui_url(tmp_path, url, host, origin):
+    result = _proxy_origin_conf(tmp_path, url)
+    assert result.returncode == 0, result.stderr
+    assert f'map $http_host $etl_foreign_host {{ default 1; "{host}" 0; }}' in result.stdout
+    assert f'map $http_origin $etl_foreign_origin {{ default 1; "" 0; "{origin}" 0; }}' in result.stdout
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "http://a b", 'http://x";}', "http://x;y", "127.0.0.1:3000"])
+def test_proxy_refuses_a_ui_url_it_cannot_put_into_nginx_safely(tmp_path, url):
+    assert _proxy_origin_conf(tmp_path, url).returncode != 0

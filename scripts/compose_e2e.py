@@ -1,14 +1,19 @@
 """The checks of `make compose-e2e` (started by scripts/compose_e2e.sh, which builds the images and starts the
 Docker-compatible podman socket): the repository's docker-compose.yml, unchanged, run by docker-compose.
 
-1. `up`: every service becomes healthy;
+0. `up` with .env.example's placeholder passwords is refused (settings_check) before any database starts;
+1. `up`: every service becomes healthy (settings_check ran and passed);
 2. the UI is published only by the login proxy: 401 without credentials (or with wrong ones), 200 with the
-   ones from the env file; the webserver publishes no port;
+   ones from the env file; the webserver publishes no port; cross-site requests get 403 (a foreign Origin or
+   Host, GraphQL over GET or as a form POST) while the UI's own kind of requests (JSON POST and the
+   WebSocket with its own Origin, a navigation from a link) pass;
 3. two batch files copied into the shared volume are loaded by a run that DockerRunLauncher started in a
    container of its own (GraphQL through the proxy: run SUCCESS, tags `docker/container_id` and
    `dagster/image`; rows in the ETL database), among them a sales history with a drop, whose alert reaches
    a fake Slack on the host;
-   the webserver sees the run's log files and can use the Docker socket; the alert links to the proxy;
+   the webserver sees the run's log files; only the daemon has the Docker socket and only the code server
+   the Slack settings; the alert links to the proxy; no service is connected to a database as a superuser,
+   the loader's `COPY ... TO PROGRAM` is refused, the analyst role reads but cannot write;
 4. `down` and `up` again: the rows, the runs and the alert record are still there, no alert is repeated;
    the webserver recreated alone is found by the proxy;
 5. `down -v`: everything is removed, also when a check failed (then the services' logs are printed first).
@@ -32,6 +37,7 @@ import threading
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime
@@ -106,6 +112,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
 
 class Stack:
     def __init__(self, socket_path: Path, env_file: Path):
+        self.socket_path = socket_path
         self.env_file = env_file
         self.env = {
             "PATH": os.environ["PATH"],
@@ -190,12 +197,19 @@ class HealthChecks(threading.Thread):
             self.stopped.wait(2)
 
 
-def http(url: str, auth: tuple[str, str] | None = None, body: dict | None = None) -> tuple[int, bytes]:
-    headers = {"Content-Type": "application/json"} if body is not None else {}
+def http(
+    url: str,
+    auth: tuple[str, str] | None = None,
+    body: dict | bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """One request; `body` a dict is sent as JSON, bytes as they are (set Content-Type in `headers`)."""
+    sent = {"Content-Type": "application/json"} if isinstance(body, dict) else {}
     if auth:
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers)
+        sent["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    sent.update(headers or {})
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    request = urllib.request.Request(url, data=data, headers=sent)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read()
@@ -268,6 +282,13 @@ def wait_healthy(stack: Stack) -> None:
     log(f"every service healthy: {', '.join(SERVICES)}")
 
 
+def check_settings_passed(stack: Stack) -> None:
+    container = stack.container("settings_check")
+    state = json.loads(run("podman", "inspect", container).stdout)[0]["State"]
+    if state["Status"] != "exited" or state["ExitCode"] != 0:
+        raise CheckFailed(f"settings_check: {state['Status']}, exit code {state['ExitCode']}")
+
+
 def up(stack: Stack) -> None:
     started = time.monotonic()
     stack.compose("up", "-d", "--no-build", timeout=HEALTH_SECONDS + 60)
@@ -295,6 +316,199 @@ def check_login(stack: Stack, ui_url: str, auth: tuple[str, str]) -> None:
     if set(exposed) != {"proxy"} or "127.0.0.1:" not in exposed["proxy"]:
         raise CheckFailed(f"published ports: {exposed}; expected the proxy's, on 127.0.0.1 only")
     log(f"login: 401 without or with wrong credentials, 200 with them; published: {exposed}")
+
+
+def raw_http(port: int, request: str) -> str:
+    """The status line of a hand-written HTTP/1.1 request (for headers urllib will not send as given: Host,
+    a WebSocket upgrade)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request.encode())
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.split(b"\r\n", 1)[0].decode(errors="replace")
+
+
+def check_cross_site_requests(ui_url: str, auth: tuple[str, str]) -> None:
+    """The proxy refuses what a page of another site (or a DNS-rebinding one) could send with the browser's
+    cached login, and lets the UI's own kind of requests through."""
+    query = {"query": "{ __typename }"}
+    own = {"Origin": ui_url}
+    mutation = urllib.parse.quote("mutation { __typename }")
+    expected = [
+        ("JSON POST from the UI's own origin", http(f"{ui_url}/graphql", auth, query, own), 200),
+        ("JSON POST without Origin (scripts)", http(f"{ui_url}/graphql", auth, query), 200),
+        (
+            "JSON POST from another origin",
+            http(f"{ui_url}/graphql", auth, query, {"Origin": "http://evil.example"}),
+            403,
+        ),
+        ("JSON POST from an opaque origin", http(f"{ui_url}/graphql", auth, query, {"Origin": "null"}), 403),
+        ("GraphQL over GET", http(f"{ui_url}/graphql?query={mutation}", auth), 403),
+        (
+            "GraphQL as a form POST",
+            http(
+                f"{ui_url}/graphql?query={mutation}",
+                auth,
+                b"a=b",
+                {"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+            403,
+        ),
+        (
+            "GraphQL as text/plain with application/json after it",
+            http(
+                f"{ui_url}/graphql",
+                auth,
+                json.dumps(query).encode(),
+                {"Content-Type": "text/plain; application/json"},
+            ),
+            403,
+        ),
+        (
+            "a page navigated to from another site (a link in Slack)",
+            http(
+                f"{ui_url}/runs", auth, None, {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+            ),
+            200,
+        ),
+    ]
+    failed = [(what, status, want) for what, (status, _), want in expected if status != want]
+    port = int(ui_url.rsplit(":", 1)[1])
+    basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    host = ui_url.split("://", 1)[1]
+
+    def websocket(origin: str, with_host: str = host) -> str:
+        return raw_http(
+            port,
+            f"GET /graphql HTTP/1.1\r\nHost: {with_host}\r\nAuthorization: Basic {basic}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: graphql-ws\r\n"
+            f"Origin: {origin}\r\n\r\n",
+        )
+
+    def page(with_host: str) -> str:
+        return raw_http(
+            port,
+            f"GET / HTTP/1.1\r\nHost: {with_host}\r\nAuthorization: Basic {basic}\r\nConnection: close\r\n\r\n",
+        )
+
+    raw = [
+        ("the UI's WebSocket from its own origin", websocket(ui_url), " 101 "),
+        ("a WebSocket from another origin", websocket("http://evil.example"), " 403 "),
+        ("a page for the deployment's own Host", page(host), " 200 "),
+        ("a page for another Host (DNS rebinding)", page(f"evil.example:{port}"), " 403 "),
+        (
+            "a page for localhost when DAGSTER_WEBSERVER_URL says 127.0.0.1",
+            page(f"localhost:{port}"),
+            " 403 ",
+        ),
+    ]
+    failed += [(what, line, want) for what, line, want in raw if want not in f"{line} "]
+    if failed:
+        raise CheckFailed(f"cross-site checks of the proxy: {failed}")
+    log(
+        f"cross-site: {len(expected) + len(raw)} checks passed (foreign Origin/Host, GraphQL GET and form POST: "
+        "403; the UI's JSON POST, WebSocket and navigations: through)"
+    )
+
+
+def check_refuses_placeholders(stack: "Stack", work_dir: Path, images: dict[str, str]) -> None:
+    """`up` with .env.example as it is (placeholders) stops at settings_check: no database is started."""
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    env_file = work_dir / "placeholders.env"
+    env_file.write_text(example + "".join(f"{k}={v}\n" for k, v in images.items()), encoding="utf-8")
+    refused = Stack(stack.socket_path, env_file)
+    try:
+        result = refused.compose("up", "-d", "--no-build", check=False, timeout=300)
+        if result.returncode == 0:
+            raise CheckFailed(
+                "`up` with .env.example's placeholders succeeded; settings_check should refuse it"
+            )
+        said = refused.compose("logs", "--no-color", "settings_check", check=False).stdout
+        for name in ("ETL_POSTGRES_PASSWORD", "DAGSTER_UI_PASSWORD", "DOCKER_GID"):
+            if name not in said:
+                raise CheckFailed(f"settings_check does not name {name}: {said}")
+        running = {
+            service: run(
+                "podman", "ps", "-q",
+                "--filter", f"label=com.docker.compose.project={PROJECT}",
+                "--filter", f"label=com.docker.compose.service={service}",
+            ).stdout.strip()
+            for service in ("etl_postgres", "dagster_postgres")
+        }  # fmt: skip
+        if any(running.values()):
+            raise CheckFailed(f"databases started despite the placeholders: {running}")
+    finally:
+        refused.compose("down", "-v", "--remove-orphans", "-t", "5", check=False)
+    log("`up` with .env.example's placeholders: refused by settings_check, no database started")
+
+
+def check_database_roles(stack: "Stack", env: dict[str, str]) -> None:
+    """Nothing logs in as a superuser; the loader cannot run programs on the server; the analyst only reads."""
+
+    def as_role(service: str, user: str, password: str, db: str, query: str) -> subprocess.CompletedProcess:
+        # Over TCP with the role's password, as the services connect (the Unix socket trusts anyone).
+        return run(
+            "podman", "exec", "-e", f"PGPASSWORD={password}", stack.container(service),
+            "psql", "-h", "127.0.0.1", "-U", user, "-d", db, "-AtX", "-v", "ON_ERROR_STOP=1", "-c", query,
+            check=False,
+        )  # fmt: skip
+
+    loader = ("etl_postgres", env["ETL_POSTGRES_USER"], env["ETL_POSTGRES_PASSWORD"], env["ETL_POSTGRES_DB"])
+    analyst = ("etl_postgres", env["ETL_ANALYST_USER"], env["ETL_ANALYST_PASSWORD"], env["ETL_POSTGRES_DB"])
+    dagster = (
+        "dagster_postgres",
+        env["DAGSTER_POSTGRES_USER"],
+        env["DAGSTER_POSTGRES_PASSWORD"],
+        env["DAGSTER_POSTGRES_DB"],
+    )
+    problems = []
+    superuser = "SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = current_user"
+    for role in (loader, analyst, dagster):
+        answer = as_role(*role, superuser)
+        if answer.returncode != 0 or answer.stdout.strip() != "f":
+            problems.append(
+                f"{role[1]}: superuser/createrole/createdb = {answer.stdout.strip()} {answer.stderr.strip()}"
+            )
+    copy = as_role(*loader, "COPY (SELECT 1) TO PROGRAM 'id'")
+    if copy.returncode == 0 or "pg_execute_server_program" not in copy.stderr:
+        problems.append(f"the loader's COPY ... TO PROGRAM was not refused: {copy.stdout} {copy.stderr}")
+    read = as_role(*analyst, "SELECT count(*) FROM etl.sales")
+    if read.returncode != 0 or int(read.stdout.strip() or 0) == 0:
+        problems.append(f"the analyst cannot read etl.sales: {read.stdout} {read.stderr}")
+    write = as_role(*analyst, "DELETE FROM etl.sales")
+    if write.returncode == 0:
+        problems.append("the analyst could delete from etl.sales")
+    owner = as_role(*loader, "SELECT string_agg(nspname || ':' || pg_get_userbyid(nspowner), ',' ORDER BY nspname) "
+                    "FROM pg_namespace WHERE nspname IN ('etl', 'utilities', 'etl_staging')")  # fmt: skip
+    if owner.stdout.strip() != ",".join(f"{n}:{loader[1]}" for n in ("etl", "etl_staging", "utilities")):
+        problems.append(f"schema owners: {owner.stdout.strip()} {owner.stderr.strip()}")
+    # Who the services are connected as (seen by the superuser over the container's socket).
+    sessions = {}
+    for service, db in (
+        ("etl_postgres", env["ETL_POSTGRES_DB"]),
+        ("dagster_postgres", env["DAGSTER_POSTGRES_DB"]),
+    ):
+        users = run(
+            "podman", "exec", stack.container(service), "psql", "-U", "postgres", "-d", db, "-AtX", "-c",
+            # The superuser itself aside: that is this very session (and the health checks' pg_isready).
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND usename <> current_user",
+        ).stdout.split()  # fmt: skip
+        sessions[service] = sorted(users)
+    # The ETL database may have no session at this moment (the services connect when they work).
+    if not set(sessions["etl_postgres"]) <= {loader[1]} or sessions["dagster_postgres"] != [dagster[1]]:
+        problems.append(f"services connected as {sessions}, expected the loader and the dagster role only")
+    if problems:
+        raise CheckFailed("database roles: " + "; ".join(problems))
+    log(
+        f"database roles: {loader[1]}, {analyst[1]}, {dagster[1]} are no superusers; the loader's COPY TO PROGRAM "
+        f"is refused; the analyst reads and cannot write; the services are connected as {sessions}"
+    )
 
 
 def refuse_foreign_resources() -> None:
@@ -334,12 +548,26 @@ def check_shared_storage_and_socket(stack: Stack, runs: list[dict]) -> None:
         if listed.returncode != 0 or not listed.stdout.strip():
             raise CheckFailed(f"the webserver sees no log files of run {r['runId']}: {listed.stderr.strip()}")
     ping = "import docker; print(docker.from_env().ping())"
-    for service in ("webserver", "daemon"):
+    for service in ("daemon", "webserver", "code_server"):
         answer = run("podman", "exec", stack.container(service), "python", "-c", ping, check=False)
-        if answer.stdout.strip() != "True":
-            raise CheckFailed(f"{service} cannot use the Docker socket: {answer.stdout}{answer.stderr}")
+        reached = answer.stdout.strip() == "True"
+        if reached != (service == "daemon"):
+            raise CheckFailed(
+                f"{service} {'reaches' if reached else 'cannot reach'} the Docker socket: {answer.stdout}{answer.stderr}"
+            )
+    slack = {
+        service: sorted(
+            line.split("=", 1)[0]
+            for line in run("podman", "exec", stack.container(service), "env").stdout.splitlines()
+            if line.startswith("SLACK_")
+        )
+        for service in ("daemon", "webserver", "code_server")
+    }
+    if slack["daemon"] or slack["webserver"] or "SLACK_BOT_TOKEN" not in slack["code_server"]:
+        raise CheckFailed(f"Slack settings in the services' environments: {slack}")
     log(
-        "the webserver reads the run's log files from the storage volume; webserver and daemon reach the socket"
+        "the webserver reads the run's log files from the storage volume; only the daemon reaches the Docker "
+        f"socket; Slack settings only in the code server ({slack})"
     )
 
 
@@ -359,13 +587,17 @@ def main() -> int:
     # their network), not on 127.0.0.1.
     slack = FakeSlack(host="0.0.0.0")  # noqa: S104
     env = {
+        "ETL_POSTGRES_SUPERUSER_PASSWORD": secrets.token_hex(16),
         "ETL_POSTGRES_USER": "etl",
         "ETL_POSTGRES_DB": "etl",
         "ETL_POSTGRES_PASSWORD": secrets.token_hex(16),
+        "ETL_ANALYST_USER": "analyst",
+        "ETL_ANALYST_PASSWORD": secrets.token_hex(16),
+        "DAGSTER_POSTGRES_SUPERUSER_PASSWORD": secrets.token_hex(16),
         "DAGSTER_POSTGRES_USER": "dagster",
         "DAGSTER_POSTGRES_DB": "dagster",
         "DAGSTER_POSTGRES_PASSWORD": secrets.token_hex(16),
-        # The socket belongs to root's group; the daemon and the webserver get it (group_add).
+        # The socket belongs to root's group; the daemon gets it (group_add).
         "DOCKER_GID": "0",
         "DOCKER_SOCKET": str(args.socket),
         "ETL_IMAGE": args.etl_image,
@@ -402,10 +634,23 @@ def main() -> int:
             # Leftovers of an interrupted earlier run would make the data checks meaningless.
             stack.compose("down", "-v", "--remove-orphans", "-t", "5", check=False)
             times = {}
+            images = {
+                k: env[k]
+                for k in (
+                    "ETL_IMAGE",
+                    "POSTGRES_IMAGE",
+                    "PROXY_IMAGE",
+                    "DOCKER_SOCKET",
+                    "DAGSTER_WEBSERVER_PORT",
+                )
+            }
+            check_refuses_placeholders(stack, args.work_dir, images)
             started = time.monotonic()
             up(stack)
             times["up"] = time.monotonic() - started
+            check_settings_passed(stack)
             check_login(stack, ui_url, auth)
+            check_cross_site_requests(ui_url, auth)
             ui = Ui(ui_url, auth)
             wait_for(
                 "the webserver to load the code location (GraphQL through the proxy)", ui.location_loaded, 180
@@ -469,6 +714,7 @@ def main() -> int:
                 raise CheckFailed(f"the alert does not link to the UI behind the proxy ({ui_url}): {message}")
             log(f"sales-drop alert delivered to the fake Slack: {text[:200]}")
             counts = row_counts(stack, env)
+            check_database_roles(stack, env)
             analytics = ui.runs("__ASSET_JOB")
             log(f"analytics runs: {[(r['jobName'], r['status']) for r in analytics]}")
 
