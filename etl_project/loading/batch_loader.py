@@ -3,10 +3,11 @@
 Two connections share the work. First both stage the file (`staging`: a large file in two parts, one per
 connection, into unlogged tables both can read) and move rows with a bad envelope aside. Then the *writer*
 (the caller's connection) opens the one transaction that commits everything: it locks the batch, deletes
-whatever an earlier load of it left (so a re-run replaces, never duplicates), inserts the staged rows into
-etl.raw_events, then inserts what the *validator* (the second connection) sends: each event type validated
-with the SQL generated from the event schemas, entities whole, sales in slices so that the writer inserts one
-slice while the next is validated. Whenever it has nothing else to do, the writer validates slices itself, with
+whatever an earlier load of it left (so a re-run replaces, never duplicates; entities keep the ids their
+positions had, `statements.ids`, and a version that would orphan other batches' rows is refused before commit,
+`reload_guard`), inserts the staged rows into etl.raw_events, then inserts what the *validator* (the second
+connection) sends: each event type validated with the SQL generated from the event schemas, entities whole,
+sales in slices so that the writer inserts one slice while the next is validated. Whenever it has nothing else to do, the writer validates slices itself, with
 the same SQL, taking them from the other end of the same queue. Last come the validator's rejections. A crash
 anywhere rolls the writer's transaction back: nothing of the batch is left.
 """
@@ -62,17 +63,13 @@ LOAD_WORK_MEM = "64MB"
 SLICE_ROWS = 200_000
 
 
-def _previous_rows(cur: psycopg2.extensions.cursor, batch_id: str) -> PreviousIdsParams | None:
-    """Where the rows of the batch's previous load are (None: it has none), so that its ids can be kept."""
+def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> PreviousIdsParams | None:
+    """Remove what earlier loads of the batch left, so that this load replaces them; return where those rows
+    were (None: there were none), so that their ids can be kept and their references checked."""
     previous = processed_files.previous_load(cur, batch_id)
+    kept = None
     if previous is not None and (previous[0] is not None or previous[1] == "loaded"):
-        return PreviousIdsParams(batch_id, previous[0])
-    return None
-
-
-def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
-    """Remove what earlier loads of the batch left, so that this load replaces them."""
-    previous = processed_files.previous_load(cur, batch_id)
+        kept = PreviousIdsParams(batch_id, previous[0])
     if previous is not None and previous[0] is not None:
         for statement in [
             *sales_changes.record_previous_load_removed(),
@@ -85,6 +82,7 @@ def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> Non
         for table in replace.RAW_ID_TABLES:
             cur.execute(replace.delete_by_batch_id(table), BatchParams(batch_id).as_params())
     cur.execute(replace.delete_rejections(), BatchParams(batch_id).as_params())
+    return kept
 
 
 def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -> BatchLoadReport:
@@ -104,8 +102,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
         params = staging_params.staged(staged.usual_batch_created_at)
         with conn, conn.cursor() as cur, autocommit(validator) as vcur:
             processed_files.lock_batch(cur, batch_id)
-            previous = _previous_rows(cur, batch_id)
-            _delete_previous_load(cur, batch_id)
+            previous = _delete_previous_load(cur, batch_id)
             _apply_load_settings(cur, local=True)
             writer = LoadWriter(conn, cur)
             try:
