@@ -20,6 +20,7 @@ import pytest
 
 from etl_project.analytics import refresh_store_daily_sales
 from etl_project.defs.alerting.check_failure_sensor import check_failure_slack_sensor
+from etl_project.defs.alerting.quarantine_sensor import quarantined_file_slack_sensor
 from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.integrity import references_valid
@@ -166,7 +167,7 @@ def test_a_new_version_keeps_every_id_and_other_batches_references(
 
 
 def test_a_version_that_would_orphan_other_batches_rows_is_refused(
-    instance, resources, db, tmp_path, two_batches
+    instance, resources, db, etl_database, tmp_path, two_batches
 ):
     x_path, x_events = two_batches
     before = snapshot(db)
@@ -183,6 +184,15 @@ def test_a_version_that_would_orphan_other_batches_rows_is_refused(
     assert quarantined.batch_id == X and quarantined.earlier_version_loaded
     assert "reload refused" in quarantined.reason
     assert isinstance(_tick(instance, resources), dg.SkipReason)  # that version is not tried again
+    with FakeSlack() as slack:
+        for _ in range(2):  # announced once per file version, like any quarantined file
+            quarantined_file_slack_sensor(
+                dg.build_sensor_context(
+                    instance=instance, resources={"etl_database": etl_database, "alert_channel": bot(slack)}
+                )
+            )
+    [message] = slack.messages
+    assert "reload refused" in message["text"]
 
 
 def test_the_legacy_pipelines_record_of_a_file_is_never_reloaded(instance, resources, db, two_batches):
