@@ -34,6 +34,7 @@ JOBS = {
     "replay_late_events_job",
     "quarantined_batch_job",
     "daily_sales_verdict_job",
+    "refresh_store_daily_sales_job",
 }
 SCHEDULES = {
     "generate_batch_every_minute",
@@ -44,6 +45,7 @@ SENSORS = {
     "batch_file_sensor",
     "stranded_batch_sensor",
     "analytics_automation_sensor",
+    "pending_sales_refresh_sensor",
     "sales_drop_slack_sensor",
     "batch_partition_retention_sensor",
     "check_failure_slack_sensor",
@@ -73,6 +75,7 @@ DEFINED_IN = {
     "sales_analytics.checks": ["sales_drop_check"],
     "sales_analytics.sensors": ["analytics_automation_sensor", "sales_drop_slack_sensor"],
     "sales_analytics.schedules": ["daily_sales_verdict_job"],
+    "sales_analytics.pending_refresh": ["refresh_store_daily_sales_job", "pending_sales_refresh_sensor"],
     "alerting.check_failure_sensor": ["check_failure_slack_sensor"],
     "alerting.quarantine_sensor": ["quarantined_file_slack_sensor"],
     "alerting.run_failure_sensor": ["run_failure_slack_sensor"],
