@@ -35,11 +35,13 @@ JOBS = {
     "quarantined_batch_job",
     "daily_sales_verdict_job",
     "refresh_store_daily_sales_job",
+    "dagster_housekeeping_job",
 }
 SCHEDULES = {
     "generate_batch_every_minute",
     "replay_late_events_every_10_minutes",
     "daily_sales_verdict_schedule",
+    "dagster_housekeeping_schedule",
 }
 SENSORS = {
     "batch_file_sensor",
@@ -60,6 +62,7 @@ RESOURCES = {
     "sales_drop_rules",
     "alert_channel",
     "partition_retention",
+    "run_retention",
     "data_quality_limits",
 }
 
@@ -83,12 +86,14 @@ DEFINED_IN = {
     "generator.jobs": ["generate_batch_job"],
     "generator.schedules": ["generate_batch_schedule"],
     "operations.sensors": ["batch_partition_retention_sensor"],
+    "operations.housekeeping": ["dagster_housekeeping_job", "dagster_housekeeping_schedule"],
 }
 RESOURCES_DEFINED_IN = {
     "resources": {"etl_database", "shared_directory"},
     "sales_analytics.resources": {"sales_drop_rules"},
     "alerting.resources": {"alert_channel"},
     "operations.resources": {"partition_retention"},
+    "operations.run_retention": {"run_retention"},
     "ingestion.resources": {"data_quality_limits"},
 }
 
