@@ -86,8 +86,8 @@ def _definitions(resources: dict) -> dg.Definitions:
 
 
 def _history(instance: dg.DagsterInstance, resources: dict, shared_dir: Path) -> dict[str, str]:
-    """Runs of every kind, named: b1 loaded twice, b2 once, b3 once and its partition dropped, two refreshes
-    of store_daily_sales, a failed run."""
+    """Runs of every kind, named: b1 loaded twice, b2 once, b3 once and its partition dropped, bq quarantined,
+    two refreshes of store_daily_sales, a failed run."""
     runs = {}
     for name, batch, seed in (
         ("b1_first", "b1", 1),
@@ -98,6 +98,8 @@ def _history(instance: dg.DagsterInstance, resources: dict, shared_dir: Path) ->
         write_generated_batch(shared_dir, batch, seed=seed)
         runs[name] = materialize_batches(instance, resources, [batch]).run_id
     instance.delete_dynamic_partition(batch_partitions.name, "b3")  # partition retention dropped it
+    (shared_dir / "bq.csv").write_text('"id","name"\n"1","x"\n')  # quarantined: a check, no materialisation
+    runs["quarantined"] = materialize_batches(instance, resources, ["bq"]).run_id
     refresh_resources = {**resources, "sales_drop_rules": SalesDropRules()}
     for name in ("refresh_first", "refresh_latest"):
         runs[name] = dg.materialize(
@@ -134,9 +136,16 @@ def test_expired_runs_go_with_their_logs_and_latest_materialisations_stay(pg_ins
     tally = _pass(instance, repository)
 
     kept = {r.run_id for r in instance.get_runs()}
-    # b1's latest load, b2's only one, the latest refresh: they hold what the UI shows; the failed run: 90 days
-    assert kept == {runs["b1_reload"], runs["b2"], runs["refresh_latest"], runs["failed"]}
-    assert tally.deleted_by_status == {"SUCCESS": 3} and tally.kept_protected == 3
+    # b1's latest load, b2's only one, bq's reason, the latest refresh: they hold what the UI shows; the failed
+    # run: 90 days
+    assert kept == {
+        runs["b1_reload"],
+        runs["b2"],
+        runs["quarantined"],
+        runs["refresh_latest"],
+        runs["failed"],
+    }
+    assert tally.deleted_by_status == {"SUCCESS": 3} and tally.kept_protected == 4
     gone = {runs["b1_first"], runs["b3"], runs["refresh_first"]}
     assert not gone & _compute_log_dirs(instance)
     assert not gone & _check_execution_runs(instance)
@@ -188,10 +197,16 @@ def test_a_pass_that_dies_midway_is_finished_by_the_next_and_a_third_does_nothin
     second = _pass(instance, repository)
     third = _pass(instance, repository)
 
-    assert second.deleted == 2 and third.deleted == 0 and third.kept_protected == 3
+    assert second.deleted == 2 and third.deleted == 0 and third.kept_protected == 4
     assert instance.get_run_by_id(half_deleted) is None
     kept = {r.run_id for r in instance.get_runs()}
-    assert kept == {runs["b1_reload"], runs["b2"], runs["refresh_latest"], runs["failed"]}
+    assert kept == {
+        runs["b1_reload"],
+        runs["b2"],
+        runs["quarantined"],
+        runs["refresh_latest"],
+        runs["failed"],
+    }
     assert _compute_log_dirs(instance) <= kept | {"schedules", "sensors"}
 
 
@@ -206,8 +221,8 @@ def test_the_job_reports_what_it_deleted_and_vacuums(pg_instance, resources, sha
     [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     metadata = {k: v.value for k, v in output.step_output_data.metadata.items()}
     assert metadata["runs_deleted"] == 3
-    assert metadata["runs_kept_holding_latest_materialisation"] == 3
-    assert metadata["expired_runs_left"] == 3  # the protected ones (the failed run is within 90 days)
+    assert metadata["runs_kept_holding_latest_materialisation"] == 4
+    assert metadata["expired_runs_left"] == 4  # the protected ones (the failed run is within 90 days)
     assert metadata["vacuum"].startswith("vacuumed event_logs")
     assert metadata["database_mb_after"] > 0
     assert instance.get_run_by_id(runs["b1_first"]) is None

@@ -13,15 +13,12 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
-from dagster._core.event_api import PartitionKeyFilter
 
 # Dagster's own table objects (no SQL text): storage ids -> run ids without deserialising every event.
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 
 #: Storage ids looked up per query.
 _CHUNK = 5000
-#: Registered partitions without a materialisation (quarantined batches) looked up per check and pass.
-_MAX_UNMATERIALISED_LOOKUPS = 2000
 
 
 def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -93,9 +90,7 @@ def _latest_check_runs(
         if registered is None:
             continue
         unmaterialised = sorted(registered - materialised_by_asset.get(check_key.asset_key, set()))
-        for partition in unmaterialised[:_MAX_UNMATERIALISED_LOOKUPS]:
-            history = storage.get_asset_check_execution_history(
-                check_key, limit=1, partition_filter=PartitionKeyFilter(key=partition)
-            )
-            runs.update(record.run_id for record in history)
+        for chunk in _chunks(unmaterialised, _CHUNK):  # one query per check and few thousand partitions
+            infos = storage.get_asset_check_partition_info([check_key], partition_keys=list(chunk))
+            runs.update(info.latest_planned_run_id for info in infos if info.latest_planned_run_id)
     return runs
