@@ -109,3 +109,36 @@ def test_a_load_finishing_during_a_refresh_is_refreshed_without_waiting_for_the_
     sensors.settle()
     assert _pending_changes(db) == 0
     assert _today_amount(db) == 70.0
+
+
+def test_the_sensor_leaves_pending_changes_to_a_run_that_will_refresh_for_a_grace_period(
+    instance, resources, shared_dir, monkeypatch
+):
+    """While a run that refreshes after its own work (the daily verdict) is queued or running, the pending sensor
+    leaves what is pending to it, for at most GRACE_SECONDS; a refresh run queued or running, always."""
+    from dagster._core.test_utils import create_run_for_test
+
+    from etl_project.defs.sales_analytics import pending_refresh
+    from etl_project.defs.sales_analytics.schedules import daily_sales_verdict_job
+
+    sensors = AnalyticsSensors(instance, {**resources, "sales_drop_rules": RULES})
+    _sales_of_today(shared_dir, instance, resources, "b1", quantity=2)  # pending
+    verdict = create_run_for_test(
+        instance,
+        job_name=daily_sales_verdict_job.name,
+        status=dg.DagsterRunStatus.STARTED,
+        tags=daily_sales_verdict_job.tags,
+    )
+    assert sensors.tick() == []
+    now = time.time()
+    monkeypatch.setattr(pending_refresh.time, "time", lambda: now + pending_refresh.GRACE_SECONDS + 1)
+    [(job_name, _)] = sensors.tick()
+    assert job_name == pending_refresh.refresh_store_daily_sales_job.name
+    instance.report_run_canceled(verdict)
+    create_run_for_test(
+        instance,
+        job_name=pending_refresh.refresh_store_daily_sales_job.name,
+        status=dg.DagsterRunStatus.STARTED,
+        tags=pending_refresh.REFRESHES_TAG,
+    )
+    assert sensors.tick() == []

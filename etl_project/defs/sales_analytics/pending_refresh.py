@@ -18,7 +18,7 @@ from etl_project.resources import EtlDatabase
 
 #: How often the change log is looked at: a wait for this tick is on a late batch's path to its alert.
 PENDING_TICK_SECONDS = 10
-#: Runs tagged so refresh store_daily_sales in a step after their own writes (see `refresh_pending`).
+#: Runs tagged so refresh store_daily_sales (this sensor's job; daily_sales_verdict_job, before its check).
 REFRESHES_TAG = {"etl/refreshes": "store_daily_sales"}
 #: A run that refreshes after loading takes what was pending when its refresh starts; a change still pending
 #: this long after this sensor first saw it is refreshed by a run of its own, whatever else is running.
