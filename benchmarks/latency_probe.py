@@ -21,7 +21,12 @@ from etl_project_tests.fake_slack import FakeSlack
 
 POLL_SECONDS = 0.1
 #: Sensors that never send alerts.
-NOT_ALERTING = {"batch_file_sensor", "analytics_automation_sensor", "batch_partition_retention_sensor"}
+NOT_ALERTING = {
+    "batch_file_sensor",
+    "analytics_automation_sensor",
+    "pending_sales_refresh_sensor",
+    "batch_partition_retention_sensor",
+}
 CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("store_daily_sales"), "sales_drop_check")
 
 

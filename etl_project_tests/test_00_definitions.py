@@ -34,16 +34,20 @@ JOBS = {
     "replay_late_events_job",
     "quarantined_batch_job",
     "daily_sales_verdict_job",
+    "refresh_store_daily_sales_job",
+    "dagster_housekeeping_job",
 }
 SCHEDULES = {
     "generate_batch_every_minute",
     "replay_late_events_every_10_minutes",
     "daily_sales_verdict_schedule",
+    "dagster_housekeeping_schedule",
 }
 SENSORS = {
     "batch_file_sensor",
     "stranded_batch_sensor",
     "analytics_automation_sensor",
+    "pending_sales_refresh_sensor",
     "sales_drop_slack_sensor",
     "batch_partition_retention_sensor",
     "check_failure_slack_sensor",
@@ -58,6 +62,7 @@ RESOURCES = {
     "sales_drop_rules",
     "alert_channel",
     "partition_retention",
+    "run_retention",
     "data_quality_limits",
 }
 
@@ -73,6 +78,7 @@ DEFINED_IN = {
     "sales_analytics.checks": ["sales_drop_check"],
     "sales_analytics.sensors": ["analytics_automation_sensor", "sales_drop_slack_sensor"],
     "sales_analytics.schedules": ["daily_sales_verdict_job"],
+    "sales_analytics.pending_refresh": ["refresh_store_daily_sales_job", "pending_sales_refresh_sensor"],
     "alerting.check_failure_sensor": ["check_failure_slack_sensor"],
     "alerting.quarantine_sensor": ["quarantined_file_slack_sensor"],
     "alerting.run_failure_sensor": ["run_failure_slack_sensor"],
@@ -80,12 +86,14 @@ DEFINED_IN = {
     "generator.jobs": ["generate_batch_job"],
     "generator.schedules": ["generate_batch_schedule"],
     "operations.sensors": ["batch_partition_retention_sensor"],
+    "operations.housekeeping": ["dagster_housekeeping_job", "dagster_housekeeping_schedule"],
 }
 RESOURCES_DEFINED_IN = {
     "resources": {"etl_database", "shared_directory"},
     "sales_analytics.resources": {"sales_drop_rules"},
     "alerting.resources": {"alert_channel"},
     "operations.resources": {"partition_retention"},
+    "operations.run_retention": {"run_retention"},
     "ingestion.resources": {"data_quality_limits"},
 }
 

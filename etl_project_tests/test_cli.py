@@ -167,5 +167,8 @@ def test_etl_status_reports_the_last_day(
     assert re.search(r"unknown store_id +2\n", out) and re.search(r"wrong type +1\n", out)
     assert re.search(r"quarantined files +1\n +bad_header.csv \(.+\): wrong header: ", out)
     assert re.search(r"pending alerts +1 \(oldest from ", out)
+    assert "Dagster instance: set DAGSTER_POSTGRES_URL" in out
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", database_url)  # a database without Dagster's tables: size only
     assert main(["status", "--hours", "0"]) == 0
-    assert re.search(r"files loaded +0\n", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert re.search(r"files loaded +0\n", out) and re.search(r"database size +[0-9.,]+ MB\n", out)

@@ -1,8 +1,9 @@
 """When sales_drop_check is evaluated (issue 16): after a refresh of store_daily_sales that changed what it
 judges (the as-of day and the 7 days before it, or the rule), and by the daily verdict, not after every refresh.
 
-The automation conditions are evaluated as analytics_automation_sensor evaluates them, tick by tick, on the real
-instance; the runs they request are executed as the sensor would launch them.
+The analytics sensors (the check's automation condition, the refresh of what the change log holds) are evaluated
+as the daemon evaluates them, tick by tick, on the real instance; the runs they request are executed as the
+sensors would launch them.
 """
 
 from datetime import datetime, timedelta
@@ -10,13 +11,12 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pytest
 
-from etl_project.defs.ingestion.assets import batch_event_tables
-from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.defs.sales_analytics.assets import store_daily_sales
-from etl_project.defs.sales_analytics.checks import sales_drop_check
+from etl_project.defs.sales_analytics.pending_refresh import refresh_store_daily_sales_job
 from etl_project.defs.sales_analytics.resources import SalesDropRules
-from etl_project.defs.sales_analytics.sensors import SALES_DROP_CHECK_KEY, analytics_automation_sensor
+from etl_project.defs.sales_analytics.sensors import SALES_DROP_CHECK_KEY
 from etl_project.generator.events import Event, write_batch_file
+from etl_project_tests.analytics_sensors import AnalyticsSensors
 from etl_project_tests.helpers import materialize_batches
 from etl_project_tests.sales_history import AS_OF, history_events
 
@@ -24,48 +24,6 @@ pytestmark = pytest.mark.every_postgres_major
 
 RULES = SalesDropRules(as_of_date=AS_OF.isoformat(), threshold_percent=-20, min_baseline_amount=50)
 REFRESH_KEY = store_daily_sales.key
-
-
-class _Sensor:
-    """analytics_automation_sensor's ticks (evaluated as the sensor daemon does, in user code), and the runs they
-    request executed in process with the asset and check selection a launched run gets."""
-
-    def __init__(self, instance: dg.DagsterInstance, resources: dict):
-        self.instance = instance
-        self.resources = {**resources, "sales_drop_rules": RULES}
-        self.cursor = None
-
-    def _definitions(self) -> dg.Definitions:
-        return dg.Definitions(
-            assets=[batch_event_tables, store_daily_sales],
-            asset_checks=[sales_drop_check],
-            sensors=[analytics_automation_sensor],
-            resources={**self.resources, "data_quality_limits": DataQualityLimits()},
-        )
-
-    def tick(self) -> list[dg.RunRequest]:
-        repository = self._definitions().get_repository_def()
-        context = dg.build_sensor_context(
-            instance=self.instance, repository_def=repository, cursor=self.cursor
-        )
-        result = analytics_automation_sensor.evaluate_tick(context)
-        self.cursor = result.cursor
-        return list(result.run_requests or [])
-
-    def launch(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
-        """Run the request as a launched run does: the implicit asset job, subset to the run's selection (a
-        check list of None meaning "all the assets' checks", as in dagster's run creation)."""
-        job = self._definitions().resolve_implicit_global_asset_job_def()
-        checks = request.asset_check_keys
-        subset = job.get_subset(
-            asset_selection=set(request.asset_selection or []),
-            asset_check_selection=None if checks is None else set(checks),
-        )
-        return subset.execute_in_process(instance=self.instance, tags=request.tags)
-
-    def tick_and_launch(self) -> list[dg.ExecuteInProcessResult]:
-        """One tick and its runs; each result says what ran (asset materialisations, check evaluations)."""
-        return [self.launch(request) for request in self.tick()]
 
 
 def _ran(results: list[dg.ExecuteInProcessResult]) -> list[tuple[int, int]]:
@@ -83,10 +41,10 @@ def _sales_on(shared_dir, instance, resources, batch_id: str, day, quantity: int
 
 
 @pytest.fixture
-def sensor(instance, resources, shared_dir) -> _Sensor:
-    """The sensor running since before the history's batch was loaded."""
-    sensor = _Sensor(instance, resources)
-    assert sensor.tick() == []
+def sensor(instance, resources, shared_dir) -> AnalyticsSensors:
+    """The analytics sensors running since before the history's batch was loaded."""
+    sensor = AnalyticsSensors(instance, {**resources, "sales_drop_rules": RULES})
+    sensor.settle()  # the template database's change log asks for a first (full) refresh
     write_batch_file(shared_dir, "history", datetime(2025, 4, 21, 6), history_events())
     assert materialize_batches(instance, resources, ["history"]).success
     return sensor
@@ -104,17 +62,17 @@ def test_check_runs_only_after_refreshes_that_changed_the_judged_days(
 
     # Sales of the next day ("today", outside the judged window): refreshed, not judged again.
     _sales_on(shared_dir, instance, resources, "today", AS_OF + timedelta(days=1))
-    [refresh] = sensor.tick()
-    assert refresh.asset_selection == [REFRESH_KEY] and refresh.asset_check_keys == []  # no ride-along
-    sensor.launch(refresh)
+    [(job_name, refresh)] = sensor.tick()
+    assert job_name == refresh_store_daily_sales_job.name  # the job selects the asset without its check
+    assert _ran([sensor.launch(job_name, refresh)]) == [(1, 0)]
     assert _ran(sensor.tick_and_launch()) == []
 
     # Late sales of a day the check judges: refreshed, then judged in the next tick's run.
     _sales_on(shared_dir, instance, resources, "late", AS_OF - timedelta(days=3))
     assert _ran(sensor.tick_and_launch()) == [(1, 0)]
-    [request] = sensor.tick()
+    [(job_name, request)] = sensor.tick()
     assert request.asset_selection == [] and request.asset_check_keys == [SALES_DROP_CHECK_KEY]
-    assert _ran([sensor.launch(request)]) == [(0, 1)]
+    assert _ran([sensor.launch(job_name, request)]) == [(0, 1)]
     assert _ran(sensor.tick_and_launch()) == []
 
     # A change of the as-of day itself (and of the rule) changes the fingerprint as well.
@@ -125,9 +83,10 @@ def test_check_runs_only_after_refreshes_that_changed_the_judged_days(
     assert _ran(sensor.tick_and_launch()) == [(1, 0)]
     assert _ran(sensor.tick_and_launch()) == [(0, 1)]
 
-    # The UI lists the three evaluations only: no "planned" or "skipped" rows for the refreshes without it.
+    # The UI lists the evaluations only: no "planned" or "skipped" rows for the refreshes without it.
     history = instance.event_log_storage.get_asset_check_execution_history(SALES_DROP_CHECK_KEY, limit=50)
-    assert [record.status.value for record in history] == ["FAILED", "FAILED", "FAILED"]
+    # (the fourth, oldest: the first refresh, of the empty database, judged a day without sales data)
+    assert [record.status.value for record in history] == ["FAILED", "FAILED", "FAILED", "FAILED"]
 
 
 def test_same_window_same_version_and_the_metadata_names_the_judged_days(sensor, instance):

@@ -1,16 +1,18 @@
 """`etl status`: what the platform did lately, without SQL or the UI: files loaded, rows, rejected rows by reason,
-quarantined files and alerts still waiting to be delivered.
+quarantined files and alerts still waiting to be delivered; and the Dagster instance's runs and size.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg2.extensions
 
-from etl_project.cli.settings import etl_database
+from etl_project.cli.instance_status import instance_lines
+from etl_project.cli.settings import dagster_storage_url, etl_database
 from etl_project.printable import escape_control
 from etl_project.resources.postgres import redact_url
 
@@ -105,6 +107,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     with database.connect() as conn:
         status = read_status(conn, args.hours)
     print("\n".join(status.lines()))
+    if os.getenv("DAGSTER_POSTGRES_URL") or not os.getenv(
+        "ETL_DATABASE_URL"
+    ):  # set, or the embedded server's
+        print("\n".join(instance_lines(dagster_storage_url())))
+    else:
+        print("Dagster instance: set DAGSTER_POSTGRES_URL (its storage) to see its runs and size")
     return 0
 
 

@@ -13,6 +13,7 @@ from etl_project.defs.ingestion.batch_results import RAW_EVENTS, load_and_report
 from etl_project.defs.ingestion.checks import batch_check_specs
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.resources import DataQualityLimits
+from etl_project.defs.ingestion.storage_connections import hold_storage_connections
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.schemas import BATCH_FILE_COLUMNS, EVENT_SCHEMAS, EventSchema
 
@@ -96,6 +97,7 @@ def batch_event_tables(
     and checks it: batch_file_readable, rows_accounted_for, rejected_share. A file that cannot be read is
     quarantined and fails only its own partition's batch_file_readable check; the run goes on.
     """
+    hold_storage_connections(context.instance)  # 17 events per batch: one connection, not one per event
     totals = {"batches": 0, "rows_loaded": 0, "rows_rejected": 0}
     with etl_database.connect() as conn:
         for batch_id in context.partition_keys:

@@ -5,6 +5,9 @@ from pydantic import Field
 
 from etl_project.resources.environment import env_numbers
 
+#: Dagster recommends at most 100,000 partitions per asset; at one batch a minute 60 days keep 86,400.
+DEFAULT_PARTITION_RETENTION_DAYS = 60
+
 
 class PartitionRetention(dg.ConfigurableResource):
     """How long a loaded batch keeps its partition in the Dagster instance (ETL_PARTITION_RETENTION_DAYS).
@@ -13,7 +16,7 @@ class PartitionRetention(dg.ConfigurableResource):
     utilities.processed_files, so the file sensor never loads it again. 0 keeps partitions forever.
     """
 
-    retention_days: int = Field(default=90, ge=0)
+    retention_days: int = Field(default=DEFAULT_PARTITION_RETENTION_DAYS, ge=0)
     max_deletes_per_tick: int = Field(default=10_000, gt=0)
 
 

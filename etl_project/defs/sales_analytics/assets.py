@@ -1,5 +1,5 @@
-"""store_daily_sales: daily sales per store built on the event tables, and the automation condition that keeps
-it current (evaluated by analytics_automation_sensor in sensors.py).
+"""store_daily_sales: daily sales per store built on the event tables. What keeps it current is the change log
+(pending_refresh.py), not an automation condition: a refresh's own materialisation could cancel one.
 """
 
 import dagster as dg
@@ -11,16 +11,6 @@ from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.resources import EtlDatabase
 
 ANALYTICS_GROUP = "analytics"
-
-#: Refresh whenever sales or products change. Unlike plain eager(), do not wait for every batch partition to
-#: exist or for loads in progress to finish: a failed batch or a steady stream of batches would otherwise
-#: keep the table stale forever.
-REFRESH_ON_NEW_SALES = (
-    dg.AutomationCondition.eager()
-    .without(~dg.AutomationCondition.any_deps_missing())
-    .without(~dg.AutomationCondition.any_deps_in_progress())
-    .with_label("refresh when sales or products change")
-)
 
 
 class StoreDailySalesConfig(dg.Config):
@@ -39,7 +29,6 @@ class StoreDailySalesConfig(dg.Config):
     deps=["sales", "products"],
     group_name=ANALYTICS_GROUP,
     kinds={"postgres"},
-    automation_condition=REFRESH_ON_NEW_SALES,
     metadata={"dagster/table_name": "etl.store_daily_sales"},
 )
 def store_daily_sales(

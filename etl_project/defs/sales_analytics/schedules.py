@@ -4,6 +4,7 @@ import dagster as dg
 
 from etl_project.defs.ingestion.integrity import references_valid
 from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.pending_refresh import REFRESHES_TAG
 from etl_project.defs.sales_analytics.resources import verdict_schedule_from_env
 from etl_project.defs.sales_analytics.verdict import AS_OF_TAG, day_judged_at
 
@@ -11,6 +12,7 @@ daily_sales_verdict_job = dg.define_asset_job(
     "daily_sales_verdict_job",
     # store_daily_sales with its check, sales_drop_check; and the daily look at every sale's references
     selection=dg.AssetSelection.assets(store_daily_sales) | dg.AssetSelection.checks(references_valid),
+    tags=REFRESHES_TAG,  # pending_sales_refresh_sensor leaves what is pending to this run's refresh
     description=(
         "Refreshes store_daily_sales and evaluates sales_drop_check for one day (the run's "
         "etl/sales_drop_as_of tag; default yesterday), and references_valid on every sale. Run by "

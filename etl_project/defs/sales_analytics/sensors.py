@@ -1,8 +1,8 @@
 """The sensors of sales analytics.
 
-- analytics_automation_sensor evaluates the automation conditions of store_daily_sales (refreshed when sales or
-  products change) and of sales_drop_check (evaluated, in a run of its own, when a refresh changed what it
-  judges), so both follow new sales by themselves.
+- analytics_automation_sensor evaluates the automation condition of sales_drop_check (evaluated, in a run of
+  its own, when a refresh changed what it judges); store_daily_sales itself is refreshed for what is pending
+  in its change log (pending_refresh.py).
 - sales_drop_slack_sensor posts final verdicts of sales_drop_check through the alert outbox: each (store,
   day) once, and a day without any sales data once.
 """
@@ -23,7 +23,7 @@ from etl_project.defs.sales_analytics.sales_drop_message import (
 )
 from etl_project.resources import EtlDatabase
 
-#: How often store_daily_sales' and sales_drop_check's conditions are evaluated and new verdicts posted.
+#: How often sales_drop_check's condition is evaluated and new verdicts posted.
 ANALYTICS_TICK_SECONDS = 10
 
 #: Dagster's implicit default automation sensor starts stopped; this one runs as soon as the platform does.
@@ -33,7 +33,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.BetaWarning)
     analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
         "analytics_automation_sensor",
-        target=dg.AssetSelection.assets(store_daily_sales),  # with its check, sales_drop_check
+        # its check, sales_drop_check (the asset itself has no condition)
+        target=dg.AssetSelection.assets(store_daily_sales),
         default_status=dg.DefaultSensorStatus.RUNNING,
         # Each wait for this tick is on the path from a late batch to its alert (twice: the refresh, then the
         # check's own run); a tick evaluates two conditions, a fraction of a second.
@@ -44,8 +45,8 @@ with warnings.catch_warnings():
         # so sales_drop_check would ride along with every refresh despite its own automation condition.
         use_user_code_server=True,
         description=(
-            "Refreshes store_daily_sales when new sales or products land, and runs sales_drop_check after a refresh "
-            "that changed the days it judges (yesterday and the 7 days before) or its rule."
+            "Runs sales_drop_check after a refresh of store_daily_sales that changed the days it judges (yesterday "
+            "and the 7 days before) or its rule."
         ),
     )
 
