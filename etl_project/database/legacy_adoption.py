@@ -51,7 +51,6 @@ from etl_project.database.legacy_schema import (
     TABLES,
 )
 from etl_project.database.migrations import (
-    MIGRATION_LOCK_ID,
     apply_migration,
     ensure_migrations_table,
     migration_checksum,
@@ -59,6 +58,7 @@ from etl_project.database.migrations import (
     record_migration,
 )
 from etl_project.paths import MIGRATIONS_DIR
+from etl_project.store.locks import MIGRATION_LOCK_ID
 
 
 class AdoptionError(RuntimeError):

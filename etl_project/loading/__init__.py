@@ -5,7 +5,8 @@ import only from `etl_project.loading`:
 
 - `load_batch(conn, batch_id, path)`: load a file as a batch, replacing any earlier load of it, all or
   nothing; returns a `BatchLoadReport`, raises `BatchFileError` when the file cannot be read at all;
-- `is_loaded`, `record_quarantined`: the file's record in `utilities.processed_files`;
+- `is_loaded`, `record_quarantined`: the file's record in `utilities.processed_files` (the ledger, owned by
+  `etl_project.store.processed_files`, whose functions these are);
 - `quarantined_files`, `record_dropped`: the quarantined files, and giving up on one (`QuarantinedFile`);
 - `count_batch_rows`, `first_rejected_rows`: what the committed tables hold of a batch (its data-quality
   checks' numbers, `BatchAccounting`) and its first rejected rows (`RejectedRow`), each one query after a load;
@@ -17,8 +18,7 @@ import only from `etl_project.loading`:
 - `ReloadRefusedError`: a new version of a file would orphan other batches' rows (a `BatchFileError`);
 - `record_undecodable_names`: files whose names are not UTF-8, quarantined under their escaped names;
 - `database_refusal`: why PostgreSQL cannot take a file (a limit or a data error), or None (retry it);
-- `category_of`: the category of a rejection reason, as the run metadata counts it;
-- `MIGRATION_LOCK_ID`: the migrations' advisory lock (every lock id of the platform is in `processed_files`).
+- `category_of`: the category of a rejection reason, as the run metadata counts it.
 """
 
 from etl_project.loading.batch_accounting import BatchAccounting, RowsAccount, count_batch_rows
@@ -31,8 +31,13 @@ from etl_project.loading.integrity import (
     dangling_references_after_load,
     dangling_references_everywhere,
 )
-from etl_project.loading.processed_files import (
-    MIGRATION_LOCK_ID,
+from etl_project.loading.rejected_rows import RejectedRow, first_rejected_rows
+from etl_project.loading.rejections import category_of
+from etl_project.loading.reload_guard import ReloadRefusedError
+from etl_project.loading.replay import batches_to_replay, replay_batch
+from etl_project.loading.report import BatchLoadReport
+from etl_project.loading.undecodable_names import record_undecodable_names
+from etl_project.store.processed_files import (
     FileStatus,
     QuarantinedFile,
     RecordedVersion,
@@ -43,15 +48,8 @@ from etl_project.loading.processed_files import (
     record_dropped,
     record_quarantined,
 )
-from etl_project.loading.rejected_rows import RejectedRow, first_rejected_rows
-from etl_project.loading.rejections import category_of
-from etl_project.loading.reload_guard import ReloadRefusedError
-from etl_project.loading.replay import batches_to_replay, replay_batch
-from etl_project.loading.report import BatchLoadReport
-from etl_project.loading.undecodable_names import record_undecodable_names
 
 __all__ = [
-    "MIGRATION_LOCK_ID",
     "BatchAccounting",
     "BatchFileError",
     "BatchLoadReport",

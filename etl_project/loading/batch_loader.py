@@ -24,8 +24,10 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from etl_project.loading import processed_files
 from etl_project.loading.params import (
+    BATCH_ID,
+    PREVIOUS_BASE,
+    RAW_ID_BASE,
     BatchParams,
     LoadParams,
     PreviousIdsParams,
@@ -48,11 +50,12 @@ from etl_project.loading.staging_tables import (
     claim_staging,
     release_staging,
 )
-from etl_project.loading.statements import envelope, ids, replace, sales_changes, validate
+from etl_project.loading.statements import envelope, ids, replace, validate
 from etl_project.loading.statements import staging as staging_sql
 from etl_project.loading.statements.common import RAW_ID_RANGE, REJECTED_EVENTS, analyze, relation_pages
 from etl_project.loading.writer import LoadWriter
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
+from etl_project.store import processed_files, sales_changes
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ SLICE_ROWS = 200_000
 def _previous_rows(cur: psycopg2.extensions.cursor, batch_id: str) -> PreviousIdsParams | None:
     """Where the rows of the batch's previous load are (None: it has none), so that its ids can be kept."""
     previous = processed_files.previous_load(cur, batch_id)
-    if previous is not None and (previous[0] is not None or previous[1] == "loaded"):
+    if previous is not None and (previous[0] is not None or previous[1] == processed_files.LOADED):
         return PreviousIdsParams(batch_id, previous[0])
     return None
 
@@ -75,12 +78,15 @@ def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> Non
     previous = processed_files.previous_load(cur, batch_id)
     if previous is not None and previous[0] is not None:
         for statement in [
-            *sales_changes.record_previous_load_removed(),
+            *sales_changes.record_removed(replace.in_load(PREVIOUS_BASE), PREVIOUS_BASE),
             *map(replace.delete_previous_load, replace.RAW_ID_TABLES),
         ]:
             cur.execute(statement, PreviousLoadParams(previous[0]).as_params())
-    elif previous is not None and previous[1] == "loaded":  # loaded before raw_id ranges existed
-        for statement in sales_changes.record_legacy_batch_removed():
+    elif (
+        previous is not None and previous[1] == processed_files.LOADED
+    ):  # loaded before raw_id ranges existed
+        legacy_rows = sql.SQL("batch_id = {}").format(BATCH_ID)
+        for statement in sales_changes.record_removed(legacy_rows, sql.SQL("NULL::bigint")):
             cur.execute(statement, BatchParams(batch_id).as_params())
         for table in replace.RAW_ID_TABLES:
             cur.execute(replace.delete_by_batch_id(table), BatchParams(batch_id).as_params())
@@ -136,8 +142,8 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
                 report.preview[schema.table] = preview(cur, schema.table, params)
             report.rejected = rejections_by_table(cur, batch_id)
             check_every_row_accounted_for(report)
-            cur.execute(sales_changes.record_load(), params.as_params())
-            processed_files.record_file(cur, report, status="loaded", error=None)
+            cur.execute(sales_changes.record_load(RAW_ID_BASE), params.as_params())
+            processed_files.record_file(cur, report, status=processed_files.LOADED, error=None)
     finally:
         # Dropping the staging tables of a large file can take a second (the kernel freeing their pages): it
         # happens after the load returns, on a thread of its own. Should the process end first, the next load

@@ -18,9 +18,9 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from etl_project.loading.processed_files import STAGING_LOCK_CLASS
 from etl_project.loading.statements import references
 from etl_project.loading.statements.staging import create_staging_rejections
+from etl_project.store.locks import STAGING_LOCK_CLASS
 
 #: Schema of the staging tables (created by migration 0006).
 STAGING_SCHEMA = "etl_staging"

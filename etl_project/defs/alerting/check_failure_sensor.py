@@ -5,10 +5,10 @@ import dagster as dg
 
 from etl_project.defs.alerting.check_evaluations import CheckEvaluation, evaluations_after
 from etl_project.defs.alerting.check_failure_message import check_failure_message
-from etl_project.defs.alerting.episodes import close_episode, open_episode
 from etl_project.defs.alerting.outbox import deliver_pending, enqueue_alert
 from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.resources import EtlDatabase
+from etl_project.store.alert_episodes import close_episode, open_episode
 
 #: Spec metadata that opts a check into Slack alerts.
 ALERT_ON_FAILURE = "etl/alert_on_failure"

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import psycopg2.extensions
-from psycopg2.extras import Json
 
 from etl_project.defs.alerting.messengers import AlertMessage, Messenger, MessengerError
+from etl_project.store import alert_outbox
+from etl_project.store.alert_outbox import AlertKind
 
-#: Rows written before destinations existed (migration 0009): delivered by the first destination that can.
-ANY_DESTINATION = "any"
 #: One delivery at a time across sensors, so each destination's messages leave in the order they were queued.
 _DELIVERY_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('etl_project.alert_outbox.delivery'))"
 _DELIVERY_UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('etl_project.alert_outbox.delivery'))"
@@ -52,29 +51,20 @@ class DeliveryReport:
 def enqueue_alert(
     cur: psycopg2.extensions.cursor,
     alert_key: str,
-    kind: str,
+    kind: AlertKind,
     message: AlertMessage,
     destinations: Sequence[str],
     as_of: date | None = None,
 ) -> int | None:
     """Queue `message` for each destination in the caller's transaction; the first row's id, or None when
     this key was queued before (nothing is queued again)."""
-    cur.execute(
-        "SELECT 1 FROM utilities.alert_outbox WHERE alert_key = %s LIMIT 1",
-        (alert_key,),
-    )
-    if cur.fetchone() is not None:
+    if alert_outbox.is_queued(cur, alert_key):
         return None
     first_id = None
     for destination in destinations:
-        cur.execute(
-            "INSERT INTO utilities.alert_outbox (alert_key, kind, destination, as_of_date, message) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (alert_key, destination) DO NOTHING RETURNING id",
-            (alert_key, kind, destination, as_of, Json(message.to_json())),
-        )
-        row = cur.fetchone()
-        if row is not None and first_id is None:
-            first_id = row[0]
+        queued = alert_outbox.queue(cur, alert_key, kind, destination, as_of, message.to_json())
+        if queued is not None and first_id is None:
+            first_id = queued
     return first_id
 
 
@@ -95,8 +85,7 @@ def deliver_pending(
                 sent[messenger.name] += delivered
             last_error = error or last_error
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM utilities.alert_outbox WHERE delivered_at IS NULL")
-            pending = cur.fetchone()[0]
+            pending = alert_outbox.pending_summary(cur).count
     finally:
         with conn, conn.cursor() as cur:
             cur.execute(_DELIVERY_UNLOCK_SQL)
@@ -109,28 +98,15 @@ def _deliver_to(
     delivered = 0
     for _ in range(limit):
         with conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT id, message FROM utilities.alert_outbox "
-                "WHERE delivered_at IS NULL AND destination IN (%s, %s) ORDER BY id LIMIT 1",
-                (messenger.name, ANY_DESTINATION),
-            )
-            row = cur.fetchone()
+            row = alert_outbox.oldest_pending(cur, messenger.name)
             if row is None:
                 return delivered, None
             outbox_id, payload = row
             try:
                 messenger.send(AlertMessage.from_json(payload))
             except MessengerError as err:
-                cur.execute(
-                    "UPDATE utilities.alert_outbox SET attempts = attempts + 1, last_error = %s, "
-                    "last_attempt_at = now() WHERE id = %s",
-                    (str(err), outbox_id),
-                )
+                alert_outbox.record_refused(cur, outbox_id, str(err))
                 return delivered, f"{messenger.name}: {err}"
-            cur.execute(
-                "UPDATE utilities.alert_outbox SET attempts = attempts + 1, last_attempt_at = now(), "
-                "delivered_at = now(), delivered_via = %s, last_error = NULL WHERE id = %s",
-                (messenger.name, outbox_id),
-            )
+            alert_outbox.record_delivered(cur, outbox_id, messenger.name)
             delivered += 1
     return delivered, None

@@ -10,15 +10,7 @@ from etl_project.defs.alerting.messengers import AlertMessage
 from etl_project.defs.alerting.outbox import deliver_pending, enqueue_alert
 from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.resources import EtlDatabase
-
-#: A file version: its name, size and modification time (a replaced file is a new version).
-_ALERT_KEY_SQL = "'quarantined:' || pf.filename || ':' || coalesce(pf.size_bytes, 0) || ':' || coalesce(pf.file_mtime_ns, 0)"
-_NOT_ANNOUNCED_SQL = (
-    f"SELECT {_ALERT_KEY_SQL}, pf.batch_id, pf.filename, pf.error, pf.size_bytes "  # noqa: S608 - code only
-    "FROM utilities.processed_files pf WHERE pf.status = 'quarantined' "
-    f"AND NOT EXISTS (SELECT 1 FROM utilities.alert_outbox o WHERE o.alert_key = {_ALERT_KEY_SQL}) "
-    "ORDER BY pf.loaded_at, pf.id LIMIT 100"
-)
+from etl_project.store.processed_files import unannounced_quarantines
 
 
 def quarantined_file_message(batch_id: str, filename: str, reason: str, link: str) -> AlertMessage:
@@ -36,13 +28,12 @@ def quarantined_file_message(batch_id: str, filename: str, reason: str, link: st
 def _queue_new_quarantines(
     cur: psycopg2.extensions.cursor, channel: AlertChannel, destinations: list[str]
 ) -> list[str]:
-    cur.execute(_NOT_ANNOUNCED_SQL)
     queued = []
-    for alert_key, batch_id, filename, error, _size in cur.fetchall():
-        link = channel.link(f"/assets/raw_events?view=partitions&partition={quote(batch_id, safe='')}")
-        message = quarantined_file_message(batch_id, filename, error or "unknown", link)
-        if enqueue_alert(cur, alert_key, "quarantined_file", message, destinations) is not None:
-            queued.append(filename)
+    for found in unannounced_quarantines(cur):
+        link = channel.link(f"/assets/raw_events?view=partitions&partition={quote(found.batch_id, safe='')}")
+        message = quarantined_file_message(found.batch_id, found.filename, found.reason, link)
+        if enqueue_alert(cur, found.alert_key, "quarantined_file", message, destinations) is not None:
+            queued.append(found.filename)
     return queued
 
 

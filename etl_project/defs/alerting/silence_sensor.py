@@ -5,12 +5,12 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from etl_project.defs.alerting.check_evaluations import CheckEvaluation, evaluations_after
-from etl_project.defs.alerting.episodes import close_episode, open_episode
 from etl_project.defs.alerting.freshness import SILENCE_SIGNAL_ASSET
 from etl_project.defs.alerting.messengers import AlertMessage
 from etl_project.defs.alerting.outbox import deliver_pending, enqueue_alert
 from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.resources import EtlDatabase
+from etl_project.store.alert_episodes import close_episode, open_episode
 
 SILENCE_SUBJECT = "silence:ingestion"
 LAST_UPDATED = "dagster/last_updated_timestamp"

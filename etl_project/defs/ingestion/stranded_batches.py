@@ -19,8 +19,8 @@ from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.loading import record_quarantined
-from etl_project.loading.unrecorded_batches import recorded_batch_ids
 from etl_project.resources import EtlDatabase, SharedDirectory
+from etl_project.store.processed_files import recorded_batch_ids
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

@@ -22,6 +22,7 @@ from etl_project.defs.sales_analytics.sales_drop_message import (
     sales_drop_message,
 )
 from etl_project.resources import EtlDatabase
+from etl_project.store import sales_drop_alerts
 
 #: How often store_daily_sales' and sales_drop_check's conditions are evaluated and new verdicts posted.
 ANALYTICS_TICK_SECONDS = 10
@@ -71,14 +72,6 @@ def _final_failed_evaluations(instance: dg.DagsterInstance) -> list[tuple[str, d
     return failed
 
 
-def _already_alerted(cur: psycopg2.extensions.cursor, as_of: str, store_ids: list[int]) -> set[int]:
-    cur.execute(
-        "SELECT store_id FROM utilities.sales_drop_alerts WHERE as_of_date = %s AND store_id = ANY(%s)",
-        (as_of, store_ids),
-    )
-    return {row[0] for row in cur.fetchall()}
-
-
 def _queue_verdict(
     cur: psycopg2.extensions.cursor,
     evaluation_key: str,
@@ -97,7 +90,7 @@ def _queue_verdict(
         )
     flagged = metadata.get("flagged_stores")
     stores = [record.data for record in getattr(flagged, "records", None) or []]
-    done = _already_alerted(cur, as_of, [s["id"] for s in stores])
+    done = sales_drop_alerts.announced(cur, as_of, [s["id"] for s in stores])
     new = [s for s in stores if s["id"] not in done]
     if not new:
         return False
@@ -108,11 +101,7 @@ def _queue_verdict(
     )
     if message_id is None:
         return False
-    cur.executemany(
-        "INSERT INTO utilities.sales_drop_alerts (store_id, as_of_date, message_id) VALUES (%s, %s, %s) "
-        "ON CONFLICT DO NOTHING",
-        [(s["id"], as_of, message_id) for s in new],
-    )
+    sales_drop_alerts.record_announced(cur, as_of, [s["id"] for s in new], message_id)
     return True
 
 
