@@ -136,3 +136,15 @@ def quarantine_reason(instance: dg.DagsterInstance, batch_id: str) -> str:
     """The reason `batch_file_readable` gives on the batch's partition ('' when the file was read)."""
     evaluation = check_evaluations(instance, "raw_events", "batch_file_readable")[batch_id]
     return evaluation.metadata["reason"].value
+
+
+def then_deliver(summary: str, instance: dg.DagsterInstance, resources: dict) -> str:
+    """A producer's tick text followed by one tick of alert_delivery_sensor (the one sender of the outbox), as
+    `<producer's text>; <what was delivered>`."""
+    from etl_project.defs.alerting.delivery_sensor import alert_delivery_sensor
+
+    context = dg.build_sensor_context(
+        instance=instance,
+        resources={"etl_database": resources["etl_database"], "alert_channel": resources["alert_channel"]},
+    )
+    return f"{summary}; {alert_delivery_sensor(context).skip_message}"

@@ -6,6 +6,9 @@ restart or a re-evaluation never announces the same thing twice. Delivery is a s
 destination refused stays pending, keeps its place in that destination's queue, and is tried again on the
 next tick. Delivery is at least once: a crash between Slack accepting a message and the outbox recording it
 would resend that one message.
+
+Producers (the alert sensors) only queue, in their own transactions. One dispatcher (alert_delivery_sensor)
+delivers: with one sender, each destination's messages leave in the order they were queued without any lock.
 """
 
 from collections import Counter
@@ -15,27 +18,20 @@ from datetime import date
 
 import psycopg2.extensions
 
-from etl_project.defs.alerting.messengers import AlertMessage, Messenger, MessengerError
+from etl_project.alerting.messengers import AlertMessage, Messenger, MessengerError
 from etl_project.store import alert_outbox
 from etl_project.store.alert_outbox import AlertKind
-
-#: One delivery at a time across sensors, so each destination's messages leave in the order they were queued.
-_DELIVERY_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('etl_project.alert_outbox.delivery'))"
-_DELIVERY_UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('etl_project.alert_outbox.delivery'))"
 
 
 @dataclass(frozen=True)
 class DeliveryReport:
     """What one delivery pass did, for the sensor's tick text."""
 
-    sent: Counter = field(default_factory=Counter)  # destination -> messages accepted
+    sent: Counter[str] = field(default_factory=Counter)  # destination -> messages accepted
     pending: int = 0
     last_error: str | None = None
-    busy: bool = False  # another sensor was delivering; it will send ours too
 
     def summary(self) -> str:
-        if self.busy:
-            return "another alert sensor is delivering right now (it sends these too)"
         sent = ", ".join(
             f"sent {n} message{'s' if n != 1 else ''} to {destination}"
             for destination, n in self.sent.items()
@@ -54,7 +50,7 @@ def enqueue_alert(
     kind: AlertKind,
     message: AlertMessage,
     destinations: Sequence[str],
-    as_of: date | None = None,
+    as_of: date | str | None = None,
 ) -> int | None:
     """Queue `message` for each destination in the caller's transaction; the first row's id, or None when
     this key was queued before (nothing is queued again)."""
@@ -71,24 +67,18 @@ def enqueue_alert(
 def deliver_pending(
     conn: psycopg2.extensions.connection, messengers: Sequence[Messenger], limit: int = 20
 ) -> DeliveryReport:
-    """Send each destination's pending messages oldest first; a refusal stops that destination only."""
+    """Send each destination's pending messages oldest first; a refusal stops that destination only.
+
+    Called by one sender only (the dispatcher sensor; a sensor's ticks never overlap)."""
+    sent: Counter[str] = Counter()
+    last_error = None
+    for messenger in messengers:
+        delivered, error = _deliver_to(conn, messenger, limit)
+        if delivered:
+            sent[messenger.name] += delivered
+        last_error = error or last_error
     with conn, conn.cursor() as cur:
-        cur.execute(_DELIVERY_LOCK_SQL)
-        if not cur.fetchone()[0]:
-            return DeliveryReport(busy=True)
-    try:
-        sent: Counter = Counter()
-        last_error = None
-        for messenger in messengers:
-            delivered, error = _deliver_to(conn, messenger, limit)
-            if delivered:
-                sent[messenger.name] += delivered
-            last_error = error or last_error
-        with conn, conn.cursor() as cur:
-            pending = alert_outbox.pending_summary(cur).count
-    finally:
-        with conn, conn.cursor() as cur:
-            cur.execute(_DELIVERY_UNLOCK_SQL)
+        pending = alert_outbox.pending_summary(cur).count
     return DeliveryReport(sent, pending, last_error)
 
 

@@ -39,7 +39,7 @@ def queue(
     alert_key: str,
     kind: AlertKind,
     destination: str,
-    as_of: date | None,
+    as_of: date | str | None,
     message: dict[str, Any],
 ) -> int | None:
     """Queue `message` (JSON) for one destination; its row id, None when this key and destination exist."""
