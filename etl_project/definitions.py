@@ -34,7 +34,7 @@ def load_definitions() -> dg.Definitions:
 
 def build_resources() -> dict[str, object]:
     """Every resource configured from the environment, by key (as the code location binds them)."""
-    return dict(load_definitions().resources)
+    return dict(load_definitions().resources or {})
 
 
 defs = dg.definitions(load_definitions)

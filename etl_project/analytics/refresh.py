@@ -20,6 +20,7 @@ import psycopg2.extensions
 from etl_project.queries import analytic_query
 from etl_project.store.locks import STORE_DAILY_SALES_REFRESH_LOCK_ID
 from etl_project.store.processed_files import RAW_ID_RANGE
+from etl_project.store.rows import one_row
 from etl_project.store.sales_changes import pending_changes
 
 INCREMENTAL = "incremental"
@@ -46,7 +47,7 @@ def refresh_store_daily_sales(conn: psycopg2.extensions.connection, full: bool =
         kind = FULL if full or rebuild_requested else INCREMENTAL
         query = "refresh_store_daily_sales" if kind == FULL else "refresh_store_daily_sales_incremental"
         cur.execute(analytic_query(query), {"raw_id_range": RAW_ID_RANGE})
-        store_days, first_day, last_day = cur.fetchone()
+        store_days, first_day, last_day = one_row(cur)
     return RefreshReport(kind, store_days, changes, first_day, last_day)
 
 

@@ -14,6 +14,7 @@ from etl_project.cli.settings import etl_database
 from etl_project.printable import escape_control
 from etl_project.resources.postgres import redact_url
 from etl_project.store import alert_outbox, processed_files, rejected_events
+from etl_project.store.rows import one_row
 
 #: Quarantined files listed one by one; more are counted.
 QUARANTINED_LISTED = 20
@@ -67,7 +68,7 @@ def read_status(conn: psycopg2.extensions.connection, hours: int) -> PlatformSta
     conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
     with conn, conn.cursor() as cur:
         cur.execute("SELECT now() - make_interval(hours => %s)", (hours,))
-        status = PlatformStatus(hours=hours, since=cur.fetchone()[0])
+        status = PlatformStatus(hours=hours, since=one_row(cur)[0])
         loaded = processed_files.loaded_since(cur, status.since)
         status.files_loaded, status.rows_read = loaded.files, loaded.rows_read
         status.rows_loaded, status.rows_rejected = loaded.rows_loaded, loaded.rows_rejected

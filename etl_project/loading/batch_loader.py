@@ -56,6 +56,7 @@ from etl_project.loading.statements.common import RAW_ID_RANGE, REJECTED_EVENTS,
 from etl_project.loading.writer import LoadWriter
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
 from etl_project.store import processed_files, sales_changes
+from etl_project.store.rows import one_row
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
     try:
         with autocommit(validator) as vcur:
             vcur.execute("SELECT nextval('etl.batch_load_seq')")
-            load_number = vcur.fetchone()[0]
+            load_number = one_row(vcur)[0]
             tables = claim_staging(vcur, load_number)
         staging_params = StagingParams(batch_id, load_number * RAW_ID_RANGE)
         staged = stage_file([validator, conn], path, tables, staging_params)
@@ -161,7 +162,8 @@ def _close_validator(validator: psycopg2.extensions.connection, tables: StagingT
             with autocommit(validator) as vcur:
                 release_staging(vcur, tables)
     except psycopg2.Error as err:  # the next load drops them (the lock went with the connection)
-        logger.warning("could not drop the staging tables of load %s: %s", tables.load_number, err)
+        number = tables.load_number if tables is not None else None
+        logger.warning("could not drop the staging tables of load %s: %s", number, err)
     finally:
         validator.close()
 
@@ -244,7 +246,7 @@ def _validate_entities(
     )
     vcur.execute(ids.advance_id_sequence(schema, validated))
     vcur.execute(ids.id_sequence_of(schema))
-    id_sequence = vcur.fetchone()[0]
+    id_sequence = one_row(vcur)[0]
     kept = None
     if previous is not None:  # read before the writer's deletion commits: the validator sees the old rows
         kept = tables.previous_ids(schema.table)
@@ -329,7 +331,7 @@ def _slices(vcur: psycopg2.extensions.cursor, staged: StagedFile) -> list[_Slice
     slices = []
     for part in staged.parts:
         vcur.execute(relation_pages(part.regclass))
-        pages = vcur.fetchone()[0]
+        pages = one_row(vcur)[0]
         step = max(1, math.ceil(pages / max(1, math.ceil(part.rows / SLICE_ROWS))))
         slices += [_Slice(part, first, min(first + step, pages)) for first in range(0, pages, step)]
     return slices

@@ -47,7 +47,7 @@ def reference_categories(schema: EventSchema) -> list[str]:
     return [unknown_reference(f.name) for f in schema.fields if f.references]
 
 
-def reason(category: str, detail: str = "") -> sql.Literal:
+def reason(category: str, detail: str = "") -> sql.Composable:
     """A whole reason, or its start when the SQL appends the offending value (`reason(WRONG_TYPE, "x ") || v`)."""
     if SEPARATOR in category:
         raise ValueError(f"a rejection category cannot contain {SEPARATOR!r}: {category!r}")

@@ -66,7 +66,7 @@ def rejections_by_table(cur: psycopg2.extensions.cursor, batch_id: str) -> dict[
 def preview(cur: psycopg2.extensions.cursor, table: str, params: LoadParams) -> list[dict[str, object]]:
     """The first rows the load put in `etl.<table>`."""
     cur.execute(replace.select_batch_preview(table, PREVIEW_ROWS), params.as_params())
-    names = [d.name for d in cur.description]
+    names = [d.name for d in cur.description or ()]
     return [
         {n: (v if isinstance(v, int | float) else str(v)) for n, v in zip(names, row, strict=True)}
         for row in cur.fetchall()

@@ -14,6 +14,7 @@ import psycopg2.extensions
 
 from etl_project.sales_drop.rule import RuleSettings
 from etl_project.sales_drop.sql import sales_drop_query
+from etl_project.store.rows import one_row
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def find_sales_drops(
             "SELECT count(*), coalesce(sum(amount), 0) FROM etl.store_daily_sales WHERE sale_date = %s",
             (as_of,),
         )
-        stores_with_sales, amount = cur.fetchone()
+        stores_with_sales, amount = one_row(cur)
     flagged = [
         StoreSalesDrop(int(store_id), name, float(amount), float(baseline), float(pct))
         for store_id, name, amount, baseline, pct, _, is_flagged in rows

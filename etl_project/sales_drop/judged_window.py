@@ -15,6 +15,7 @@ import psycopg2.extensions
 
 from etl_project.sales_drop.rule import RuleSettings, settings_fingerprint
 from etl_project.sales_drop.sql import sales_drop_query
+from etl_project.store.rows import one_row
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def judged_window(conn: psycopg2.extensions.connection, rule: RuleSettings, as_o
     """Fingerprint the inputs of sales_drop_check for `as_of` (one indexed read of 8 days, milliseconds)."""
     with conn, conn.cursor() as cur:
         cur.execute(sales_drop_query("judged_window"), {"as_of_date": as_of})
-        rows, window, stores = cur.fetchone()
+        rows, window, stores = one_row(cur)
     digest = hashlib.sha256(f"{as_of}|{window}|{stores}|{settings_fingerprint(rule)}".encode()).hexdigest()[
         :16
     ]

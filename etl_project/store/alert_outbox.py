@@ -14,6 +14,8 @@ from typing import Any, Final, Literal
 import psycopg2.extensions
 from psycopg2.extras import Json
 
+from etl_project.store.rows import one_row
+
 #: What an alert is about (the `kind` column).
 AlertKind = Literal[
     "sales_drop",
@@ -95,5 +97,5 @@ def pending_summary(cur: psycopg2.extensions.cursor) -> PendingAlerts:
         " AND last_error IS NOT NULL ORDER BY last_attempt_at DESC LIMIT 1) "
         "FROM utilities.alert_outbox WHERE delivered_at IS NULL"
     )
-    count, oldest, last_error = cur.fetchone()
+    count, oldest, last_error = one_row(cur)
     return PendingAlerts(int(count), oldest, last_error)

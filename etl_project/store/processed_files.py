@@ -23,6 +23,7 @@ from typing import Final, Literal, Protocol
 import psycopg2.extensions
 
 from etl_project.store.locks import BATCH_LOCK_CLASS
+from etl_project.store.rows import one_row
 
 #: What the ledger says of a file: loaded (its rows are in the tables), quarantined (the version last seen could
 #: not be loaded; an earlier version's rows may still be), dropped (a quarantined version someone gave up on).
@@ -342,7 +343,7 @@ def loaded_since(cur: psycopg2.extensions.cursor, since: datetime) -> LoadedTota
         "WHERE status = %s AND loaded_at >= %s",
         (LOADED, since),
     )
-    return LoadedTotals(*cur.fetchone())
+    return LoadedTotals(*one_row(cur))
 
 
 def quarantined_since(cur: psycopg2.extensions.cursor, since: datetime) -> list[tuple[str, datetime, str]]:
@@ -398,7 +399,7 @@ def ledger_totals(cur: psycopg2.extensions.cursor) -> LedgerTotals:
         "coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM utilities.processed_files",
         (LOADED, QUARANTINED),
     )
-    loaded, quarantined, rows, rejected = cur.fetchone()
+    loaded, quarantined, rows, rejected = one_row(cur)
     return LedgerTotals(int(loaded), int(quarantined), int(rows), int(rejected))
 
 

@@ -15,6 +15,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from etl_project.store.processed_files import RAW_ID_RANGE
+from etl_project.store.rows import one_row
 
 #: A change row: a load's raw_id range, sales removed or added, a product changed, or "rebuild everything".
 ChangeKind = Literal["load", "sales", "product", "rebuild"]
@@ -63,5 +64,5 @@ def pending_changes(cur: psycopg2.extensions.cursor) -> tuple[int, bool]:
     cur.execute(
         "SELECT count(*), coalesce(bool_or(kind = 'rebuild'), false) FROM etl.store_daily_sales_changes"
     )
-    changes, rebuild = cur.fetchone()
+    changes, rebuild = one_row(cur)
     return int(changes), bool(rebuild)

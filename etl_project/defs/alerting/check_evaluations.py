@@ -23,7 +23,7 @@ def evaluations_after(
     for key in check_keys:
         for record in _records_after(instance, key, after_id):
             # Planned evaluations (in progress, or never run because the asset failed) have no result yet.
-            if record.event is None or record.status.value == "PLANNED":
+            if record.event is None or record.event.dagster_event is None or record.status.value == "PLANNED":
                 continue
             data = record.event.dagster_event.asset_check_evaluation_data
             found.append(

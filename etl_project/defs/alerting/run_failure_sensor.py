@@ -14,6 +14,8 @@ _DAGSTER_ERROR_PREFIX = "dagster._core.errors."
 def first_error_line(instance: dg.DagsterInstance, run_id: str, fallback: str) -> str:
     """The first line of the run's first step error (what went wrong), or `fallback` (the run's own message)."""
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        if record.dagster_event is None:
+            continue
         error = record.dagster_event.step_failure_data.error
         if error is not None:
             # A user error is wrapped by Dagster; the innermost cause says what happened.

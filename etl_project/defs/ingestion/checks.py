@@ -11,6 +11,7 @@ partition's latest materialisation as not evaluated).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
@@ -103,7 +104,7 @@ def readable_evaluation(
     )
 
 
-def _account_metadata(filename: str, account: RowsAccount) -> dict[str, object]:
+def _account_metadata(filename: str, account: RowsAccount) -> dict[str, Any]:
     return {
         "file": filename,
         "rows_in_file": account.rows_in_file,

@@ -5,4 +5,6 @@ Which batch ids are valid partition keys is the file format's rule: `etl_project
 
 import dagster as dg
 
-batch_partitions = dg.DynamicPartitionsDefinition(name="batches")
+#: The name of the partitions definition (a str where Dagster types `name` as optional).
+BATCH_PARTITIONS_NAME = "batches"
+batch_partitions = dg.DynamicPartitionsDefinition(name=BATCH_PARTITIONS_NAME)

@@ -2,6 +2,7 @@
 a whole day has no sales data at all. The rule and the verdict are `etl_project.sales_drop`'s."""
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -75,7 +76,7 @@ def sales_drop_check(
         findings = find_sales_drops(conn, sales_drop_rules, as_of)
     final, finality = _finality(sales_drop_rules, as_of)
     verdict = judge(findings, sales_drop_rules, final)
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "flagged_stores": dg.MetadataValue.table(
             [_record(s) for s in verdict.flagged], schema=FLAGGED_STORES_SCHEMA
         ),

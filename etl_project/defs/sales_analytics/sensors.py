@@ -55,7 +55,7 @@ def _final_failed_evaluations(instance: dg.DagsterInstance) -> list[tuple[str, d
     failed = []
     for record in reversed(records):
         # Planned (in progress, or never run because the asset failed) and passed evaluations send nothing.
-        if record.status.value != "FAILED" or record.event is None:
+        if record.status.value != "FAILED" or record.event is None or record.event.dagster_event is None:
             continue
         evaluation = record.event.dagster_event.asset_check_evaluation_data
         metadata = {k: v.value for k, v in evaluation.metadata.items()}
