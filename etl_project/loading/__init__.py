@@ -18,13 +18,16 @@ import only from `etl_project.loading`:
 - `ReloadRefusedError`: a new version of a file would orphan other batches' rows (a `BatchFileError`);
 - `record_undecodable_names`: files whose names are not UTF-8, quarantined under their escaped names;
 - `database_refusal`: why PostgreSQL cannot take a file (a limit or a data error), or None (retry it);
-- `category_of`: the category of a rejection reason, as the run metadata counts it.
+- `category_of`: the category of a rejection reason, as the run metadata counts it;
+- `is_transient`, `TerminalLoadError`, `RowsNotAccountedForError`: whether a failed load may succeed when tried
+  again (a lost connection, a serialization failure, a deadlock) or not (a bug, a data problem).
 """
 
 from etl_project.loading.batch_accounting import BatchAccounting, RowsAccount, count_batch_rows
 from etl_project.loading.batch_file import BatchFileError
 from etl_project.loading.batch_loader import load_batch
 from etl_project.loading.database_refusals import database_refusal
+from etl_project.loading.errors import RowsNotAccountedForError, TerminalLoadError, is_transient
 from etl_project.loading.file_versions import file_sha256, seen_again_unchanged
 from etl_project.loading.integrity import (
     DanglingReferences,
@@ -60,6 +63,8 @@ __all__ = [
     "RejectedRow",
     "ReloadRefusedError",
     "RowsAccount",
+    "RowsNotAccountedForError",
+    "TerminalLoadError",
     "batches_loaded_before",
     "batches_to_replay",
     "category_of",
@@ -70,6 +75,7 @@ __all__ = [
     "database_refusal",
     "first_rejected_rows",
     "is_loaded",
+    "is_transient",
     "load_batch",
     "processed_versions",
     "quarantined_files",

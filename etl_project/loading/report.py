@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import psycopg2.extensions
 
 from etl_project.loading import rejections
+from etl_project.loading.errors import RowsNotAccountedForError
 from etl_project.loading.params import BatchParams, LoadParams
 from etl_project.loading.statements import replace
 from etl_project.schemas import EVENT_SCHEMAS
@@ -76,7 +77,7 @@ def preview(cur: psycopg2.extensions.cursor, table: str, params: LoadParams) -> 
 def check_every_row_accounted_for(report: BatchLoadReport) -> None:
     accounted = report.rows_loaded + report.rows_rejected
     if accounted != report.rows_read:
-        raise AssertionError(
+        raise RowsNotAccountedForError(
             f"{report.filename}: {report.rows_read} rows read but {report.rows_loaded} loaded and "
             f"{report.rows_rejected} rejected; rolling back"
         )
