@@ -68,7 +68,7 @@ STAGES = (
     ("check_evaluated", "sales_drop_check evaluated"),
     (
         "alert_tick_started",
-        "waiting for a tick of an alert sensor (every alert sensor delivers the outbox; 10-30 s intervals)",
+        "waiting for a tick of alert_delivery_sensor (the outbox's one sender, every 10 s)",
     ),
     ("alert_received", "the tick posts the alert; the fake Slack has it"),
 )
