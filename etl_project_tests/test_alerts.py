@@ -16,7 +16,6 @@ from etl_project.defs.alerting.run_failure_sensor import first_error_line, run_f
 from etl_project.defs.alerting.silence_sensor import ingestion_silence_slack_sensor
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.resources import DataQualityLimits
-from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 from etl_project_tests.helpers import (
     entity_rows,
     materialize_batches,
@@ -24,6 +23,7 @@ from etl_project_tests.helpers import (
     write_generated_batch,
     write_raw_batch,
 )
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
 
 pytestmark = pytest.mark.every_postgres_major
 

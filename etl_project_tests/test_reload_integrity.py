@@ -26,9 +26,9 @@ from etl_project.defs.ingestion.integrity import references_valid
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.defs.ingestion.sensors import batch_file_sensor
 from etl_project.loading import quarantined_files
-from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 from etl_project_tests.helpers import materialize_batches, quarantine_reason, then_deliver
-from etl_project_tests.legacy_files import LegacyIds, legacy_events, legacy_run_id, write_legacy_file
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
+from etl_testkit.legacy_files import LegacyIds, legacy_events, legacy_run_id, write_legacy_file
 
 pytestmark = pytest.mark.every_postgres_major
 

@@ -16,9 +16,9 @@ from etl_project.defs.sales_analytics.schedules import daily_sales_verdict_job, 
 from etl_project.defs.sales_analytics.sensors import sales_drop_slack_sensor
 from etl_project.defs.sales_analytics.verdict import verdict_due_at
 from etl_project.generator.events import write_batch_file
-from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 from etl_project_tests.helpers import materialize_batches, then_deliver
-from etl_project_tests.sales_history import AS_OF, EXPECTED_FLAGGED, history_events
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
+from etl_testkit.sales_history import AS_OF, EXPECTED_FLAGGED, history_events
 
 pytestmark = pytest.mark.every_postgres_major
 

@@ -17,9 +17,9 @@ from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.checks import sales_drop_check
 from etl_project.defs.sales_analytics.sensors import sales_drop_slack_sensor
 from etl_project.generator.events import write_batch_file
-from etl_project_tests.fake_slack import BOT_TOKEN, WEBHOOK_PATH, FakeSlack
 from etl_project_tests.helpers import then_deliver
-from etl_project_tests.sales_history import AS_OF, history_events
+from etl_testkit.fake_slack import BOT_TOKEN, WEBHOOK_PATH, FakeSlack
+from etl_testkit.sales_history import AS_OF, history_events
 
 DB_PASSWORD = "db-pa55word-never-shown"
 
