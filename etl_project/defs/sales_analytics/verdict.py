@@ -10,9 +10,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from etl_project.dagster_private import cron_string_iterator
-from etl_project.sales_drop.rule import AS_OF_TAG, day_judged_at
-
-__all__ = ["AS_OF_TAG", "day_judged_at", "verdict_due_at"]
 
 
 def verdict_due_at(day: date, cron: str, timezone: str) -> datetime:
