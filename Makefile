@@ -15,7 +15,7 @@ help:
 	@echo "make dev    - install, start the embedded PostgreSQL, migrate, seed history, run dg dev on 127.0.0.1:3000"
 	@echo "make test   - install and run the test suite against a real (embedded) PostgreSQL 18, then the"
 	@echo "              ingestion and alert tests again against Debian's PostgreSQL 15"
-	@echo "make lint   - ruff check and format check"
+	@echo "make lint   - ruff check and format check, layer contracts (lint-imports), type check (mypy)"
 	@echo "make bench  - load-speed benchmark (vs psql copy and pandas, on PostgreSQL 18 and 15), backlog and"
 	@echo "              sensor-tick scenarios"
 	@echo "make compose-check - validate docker-compose.yml (no Docker engine needed)"
@@ -38,6 +38,8 @@ dev: $(STAMP)
 test: $(STAMP) compose-tool postgresql-15
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	@failed=; \
 	echo "=== Test suite on the embedded PostgreSQL 18 ==="; \
 	echo "$(BIN)/python -m pytest"; \
@@ -102,6 +104,8 @@ image:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

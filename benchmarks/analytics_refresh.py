@@ -34,8 +34,8 @@ from etl_project.loading import (
     dangling_references_everywhere,
     load_batch,
 )
-from etl_project.queries import analytic_query
 from etl_project.resources.postgres import session_options
+from etl_project.sales_drop.sql import sales_drop_query
 
 STORES = 10_000
 PRODUCTS = 200_000
@@ -264,7 +264,7 @@ def _evaluate_sales_drop(conn: psycopg2.extensions.connection) -> int:
     """The check's own SQL for yesterday, with its default rules; stores examined."""
     with conn, conn.cursor() as cur:
         cur.execute(
-            analytic_query("sales_drop"),
+            sales_drop_query("sales_drop"),
             {
                 "as_of_date": date.today() - timedelta(days=1),
                 "threshold_percent": -20,

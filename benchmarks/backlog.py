@@ -47,6 +47,7 @@ from etl_project.generator.events import (
 )
 from etl_project.paths import PROJECT_ROOT
 from etl_project.schemas import ORDER_EVENT, PRODUCT_EVENT, STORE_EVENT
+from etl_project.store import processed_files
 
 SENSOR_NAME = "batch_file_sensor"
 MAX_SECONDS = 180.0
@@ -200,12 +201,8 @@ def _processed_files(url: str) -> tuple[int, int, int, int]:
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cur:
-            cur.execute(
-                "SELECT count(*) FILTER (WHERE status = 'loaded'), count(*) FILTER (WHERE status = 'quarantined'),"
-                " coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM utilities.processed_files"
-            )
-            loaded, quarantined, rows, rejected = cur.fetchone()
-            return loaded, quarantined, int(rows), int(rejected)
+            totals = processed_files.ledger_totals(cur)
+            return totals.files_loaded, totals.files_quarantined, totals.rows_loaded, totals.rows_rejected
     finally:
         conn.close()
 

@@ -26,7 +26,12 @@ from benchmarks.backlog import (
     open_instance,
     running_daemon,
 )
-from benchmarks.latency_batches import (
+from benchmarks.latency_probe import LatencyProbe, epoch, requesting_tick, tick_running_at
+from benchmarks.report import Target, format_table
+from benchmarks.support import BenchmarkError, BenchServer, log, sqlalchemy_url
+from etl_project.defs.sales_analytics.sensors import ANALYTICS_TICK_SECONDS
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
+from etl_testkit.latency_batches import (
     FIRST_DROP_ID,
     drop_store_name,
     verdict_settings,
@@ -34,11 +39,6 @@ from benchmarks.latency_batches import (
     write_history,
     yesterday_in,
 )
-from benchmarks.latency_probe import LatencyProbe, epoch, requesting_tick, tick_running_at
-from benchmarks.report import Target, format_table
-from benchmarks.support import BenchmarkError, BenchServer, log, sqlalchemy_url
-from etl_project.defs.sales_analytics.sensors import ANALYTICS_TICK_SECONDS
-from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 
 TARGET_SECONDS = 30.0
 #: The platform's default settle time (ETL_FILE_SETTLE_SECONDS): a younger file is still being written.
@@ -68,7 +68,7 @@ STAGES = (
     ("check_evaluated", "sales_drop_check evaluated"),
     (
         "alert_tick_started",
-        "waiting for a tick of an alert sensor (every alert sensor delivers the outbox; 10-30 s intervals)",
+        "waiting for a tick of alert_delivery_sensor (the outbox's one sender, every 10 s)",
     ),
     ("alert_received", "the tick posts the alert; the fake Slack has it"),
 )

@@ -17,7 +17,7 @@ from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType
 
 from benchmarks.support import BenchmarkError, tail
 from etl_project.defs.ingestion.jobs import load_batches_job
-from etl_project_tests.fake_slack import FakeSlack
+from etl_testkit.fake_slack import FakeSlack
 
 POLL_SECONDS = 0.1
 #: Sensors that never send alerts.

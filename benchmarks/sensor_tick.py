@@ -8,7 +8,6 @@ bottleneck after months; Dagster kills a sensor evaluation after 60 s. The targe
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import statistics
@@ -25,6 +24,7 @@ from benchmarks.support import BenchmarkError, BenchServer, log, sqlalchemy_url
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.sensors import batch_file_sensor
 from etl_project.resources import EtlDatabase, SharedDirectory
+from etl_project.store import processed_files
 
 MAX_TICK_SECONDS = 2.0
 TICKS = 3
@@ -71,15 +71,10 @@ def create_seen_files(directory: Path, batch_ids: list[str]) -> int:
 
 def record_processed(url: str, batch_ids: list[str], mtime_ns: int) -> None:
     """Every file recorded as loaded with its size and time, as `load_batch` records it, in one COPY."""
-    data = io.StringIO("".join(f"{b}.csv\t{b}\tloaded\t0\t{mtime_ns}\n" for b in batch_ids))
     conn = psycopg2.connect(url)
     try:
         with conn, conn.cursor() as cur:
-            cur.copy_expert(
-                "COPY utilities.processed_files (filename, batch_id, status, size_bytes, file_mtime_ns) "
-                "FROM STDIN",
-                data,
-            )
+            processed_files.record_loaded_versions(cur, ((b, 0, mtime_ns) for b in batch_ids))
     finally:
         conn.close()
 

@@ -19,7 +19,7 @@ from psycopg2 import sql
 
 from etl_project.database.embedded import with_database
 from etl_project.database.legacy_adoption import adopt_legacy_database_at
-from etl_project_tests.legacy_database import (
+from etl_testkit.legacy_database import (
     LEGACY_TABLES,
     LegacyHistory,
     create_legacy_schema,

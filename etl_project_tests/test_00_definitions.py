@@ -55,6 +55,7 @@ SENSORS = {
     "ingestion_silence_slack_sensor",
     "quarantined_file_slack_sensor",
     "run_failure_slack_sensor",
+    "alert_delivery_sensor",
 }
 RESOURCES = {
     "etl_database",
@@ -83,6 +84,7 @@ DEFINED_IN = {
     "alerting.quarantine_sensor": ["quarantined_file_slack_sensor"],
     "alerting.run_failure_sensor": ["run_failure_slack_sensor"],
     "alerting.silence_sensor": ["ingestion_silence_slack_sensor"],
+    "alerting.delivery_sensor": ["alert_delivery_sensor"],
     "generator.jobs": ["generate_batch_job"],
     "generator.schedules": ["generate_batch_schedule"],
     "operations.sensors": ["batch_partition_retention_sensor"],

@@ -16,13 +16,14 @@ from etl_project.defs.alerting.run_failure_sensor import first_error_line, run_f
 from etl_project.defs.alerting.silence_sensor import ingestion_silence_slack_sensor
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.resources import DataQualityLimits
-from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
 from etl_project_tests.helpers import (
     entity_rows,
     materialize_batches,
+    then_deliver,
     write_generated_batch,
     write_raw_batch,
 )
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
 
 pytestmark = pytest.mark.every_postgres_major
 
@@ -91,7 +92,8 @@ def _tick(sensor, instance, etl_database, channel, cursor=None, definitions=None
         resources={"etl_database": etl_database, "alert_channel": channel},
     )
     result = sensor(context)
-    return result.skip_message, context.cursor
+    resources = {"etl_database": etl_database, "alert_channel": channel}
+    return then_deliver(result.skip_message, instance, resources), context.cursor
 
 
 def test_a_failed_check_marked_for_alerts_is_posted_once_per_batch_and_episode(instance, etl_database):
@@ -184,7 +186,11 @@ def test_a_failed_run_is_announced_once_with_job_error_and_link(instance, etl_da
                 dagster_run=run,
                 resources={"etl_database": etl_database, "alert_channel": _bot(slack)},
             ).for_run_failure()
-            summary = run_failure_slack_sensor(context).skip_message
+            summary = then_deliver(
+                run_failure_slack_sensor(context).skip_message,
+                instance,
+                {"etl_database": etl_database, "alert_channel": _bot(slack)},
+            )
     [message] = slack.messages
     assert f"Run of {run.job_name} failed" in message["text"]
     assert "ValueError: disk full while writing export.csv" in message["text"]

@@ -18,9 +18,9 @@ from etl_project.cli import build_parser, main, subcommands
 from etl_project.cli.dev import alert_link_base
 from etl_project.defs.generator.jobs import generate_batch_job
 from etl_project.defs.generator.schedules import generate_batch_schedule
-from etl_project.defs.ingestion.partitions import invalid_batch_id_reason
 from etl_project.generator.events import generate_history
 from etl_project.paths import PROJECT_ROOT
+from etl_project.schemas import invalid_batch_id_reason
 from etl_project_tests.helpers import entity_rows, materialize_batches, write_raw_batch
 
 READABLE_ID = re.compile(r"^(generated|manual)__\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$")

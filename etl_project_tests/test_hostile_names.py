@@ -9,7 +9,7 @@ from etl_project.cli import main
 from etl_project.defs.alerting.quarantine_sensor import quarantined_file_slack_sensor
 from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.defs.ingestion.sensors import batch_file_sensor
-from etl_project_tests.helpers import write_generated_batch
+from etl_project_tests.helpers import then_deliver, write_generated_batch
 
 pytestmark = pytest.mark.every_postgres_major
 
@@ -26,7 +26,8 @@ def _announce(instance, etl_database) -> str:
     context = dg.build_sensor_context(
         instance=instance, resources={"etl_database": etl_database, "alert_channel": channel}
     )
-    return quarantined_file_slack_sensor(context).skip_message
+    resources = {"etl_database": etl_database, "alert_channel": channel}
+    return then_deliver(quarantined_file_slack_sensor(context).skip_message, instance, resources)
 
 
 def test_a_file_name_that_is_not_utf8_is_quarantined_once_and_the_others_load(

@@ -25,7 +25,7 @@ from etl_project_tests.legacy_adoption_fixtures import (
     query_rows,
     row_counts,
 )
-from etl_project_tests.legacy_database import STAMP, LegacyBatch, LegacyHistory, write_legacy_file
+from etl_testkit.legacy_database import STAMP, LegacyBatch, LegacyHistory, write_legacy_file
 
 pytestmark = pytest.mark.every_postgres_major
 

@@ -12,7 +12,7 @@ from etl_project.defs.sales_analytics.checks import sales_drop_check
 from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.resources import EtlDatabase
 from etl_project_tests.helpers import entity_rows, materialize_batches, write_raw_batch
-from etl_project_tests.legacy_files import (
+from etl_testkit.legacy_files import (
     LEGACY_FORMAT,
     LegacyIds,
     legacy_events,

@@ -27,9 +27,9 @@ from etl_project.defs.ingestion.integrity import references_valid
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.defs.ingestion.sensors import batch_file_sensor
 from etl_project.loading import quarantined_files
-from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
-from etl_project_tests.helpers import materialize_batches, quarantine_reason
-from etl_project_tests.legacy_files import LegacyIds, legacy_events, legacy_run_id, write_legacy_file
+from etl_project_tests.helpers import materialize_batches, quarantine_reason, then_deliver
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
+from etl_testkit.legacy_files import LegacyIds, legacy_events, legacy_run_id, write_legacy_file
 
 pytestmark = pytest.mark.every_postgres_major
 
@@ -233,7 +233,8 @@ def test_a_dangling_reference_fails_references_valid_and_is_posted_once(
                 definitions=defs,
                 resources={"etl_database": etl_database, "alert_channel": bot(slack)},
             )
-            check_failure_slack_sensor(context)
+            alert_resources = {"etl_database": etl_database, "alert_channel": bot(slack)}
+            then_deliver(check_failure_slack_sensor(context).skip_message, instance, alert_resources)
     [message] = slack.messages
     assert message["blocks"][0]["text"]["text"] == ":x: references_valid failed on sales"
     assert f"in batches {Y}" in message["text"]

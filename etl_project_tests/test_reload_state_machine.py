@@ -33,7 +33,7 @@ from etl_project.defs.ingestion.sensors import batch_file_sensor
 from etl_project.loading import batches_to_replay, file_sha256, replay_batch
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project_tests.helpers import materialize_batches
-from etl_project_tests.legacy_files import write_legacy_file
+from etl_testkit.legacy_files import write_legacy_file
 
 pytestmark = pytest.mark.every_postgres_major
 

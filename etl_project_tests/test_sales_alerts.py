@@ -16,9 +16,9 @@ from etl_project.defs.sales_analytics.schedules import daily_sales_verdict_job, 
 from etl_project.defs.sales_analytics.sensors import sales_drop_slack_sensor
 from etl_project.defs.sales_analytics.verdict import verdict_due_at
 from etl_project.generator.events import write_batch_file
-from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
-from etl_project_tests.helpers import materialize_batches
-from etl_project_tests.sales_history import AS_OF, EXPECTED_FLAGGED, history_events
+from etl_project_tests.helpers import materialize_batches, then_deliver
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
+from etl_testkit.sales_history import AS_OF, EXPECTED_FLAGGED, history_events
 
 pytestmark = pytest.mark.every_postgres_major
 
@@ -46,7 +46,8 @@ def _tick(instance, etl_database, channel: AlertChannel) -> str:
     context = dg.build_sensor_context(
         instance=instance, resources={"etl_database": etl_database, "alert_channel": channel}
     )
-    return sales_drop_slack_sensor(context).skip_message
+    resources = {"etl_database": etl_database, "alert_channel": channel}
+    return then_deliver(sales_drop_slack_sensor(context).skip_message, instance, resources)
 
 
 def _bot(slack: FakeSlack) -> AlertChannel:

@@ -17,8 +17,9 @@ from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.checks import sales_drop_check
 from etl_project.defs.sales_analytics.sensors import sales_drop_slack_sensor
 from etl_project.generator.events import write_batch_file
-from etl_project_tests.fake_slack import BOT_TOKEN, WEBHOOK_PATH, FakeSlack
-from etl_project_tests.sales_history import AS_OF, history_events
+from etl_project_tests.helpers import then_deliver
+from etl_testkit.fake_slack import BOT_TOKEN, WEBHOOK_PATH, FakeSlack
+from etl_testkit.sales_history import AS_OF, history_events
 
 DB_PASSWORD = "db-pa55word-never-shown"
 
@@ -60,7 +61,7 @@ def test_a_full_run_with_secrets_set_logs_none_of_them(
             [store_daily_sales, sales_drop_check], instance=instance, resources=resources
         ).success
         context = dg.build_sensor_context(instance=instance, resources=resources)
-        summary = sales_drop_slack_sensor(context).skip_message
+        summary = then_deliver(sales_drop_slack_sensor(context).skip_message, instance, resources)
         assert "1 pending" in summary and slack.requests >= 1
         summaries = [summary]
         # Every other alert path, with the code location's definitions: the quarantined file is queued too.
@@ -72,7 +73,7 @@ def test_a_full_run_with_secrets_set_logs_none_of_them(
             context = dg.build_sensor_context(
                 instance=instance, resources=resources, definitions=load_definitions()
             )
-            summaries.append(sensor(context).skip_message)
+            summaries.append(then_deliver(sensor(context).skip_message, instance, resources))
         assert "quarantined: broken.csv" in summaries[1] and "2 pending" in summaries[1]
 
     captured = capfd.readouterr()

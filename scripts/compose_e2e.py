@@ -48,9 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from etl_project.generator.events import write_batch_file  # noqa: E402
-from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
-from etl_project_tests.helpers import TABLES, write_generated_batch  # noqa: E402
-from etl_project_tests.sales_history import AS_OF, history_events  # noqa: E402
+from etl_testkit.batch_files import TABLES, write_generated_batch  # noqa: E402
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
+from etl_testkit.sales_history import AS_OF, history_events  # noqa: E402
 
 PROJECT = "etl_project_e2e"
 COMPOSE_FILE = ROOT / "docker-compose.yml"

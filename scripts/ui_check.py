@@ -41,7 +41,7 @@ from etl_project.database.embedded import embedded_server_uri, with_database  # 
 from etl_project.generator.events import generate_history  # noqa: E402
 from etl_project.generator.from_database import DatabaseIds  # noqa: E402
 from etl_project.resources import EtlDatabase  # noqa: E402
-from etl_project_tests.helpers import write_raw_batch  # noqa: E402
+from etl_testkit.batch_files import write_raw_batch  # noqa: E402
 
 README_IMAGES = ROOT / "docs" / "images"
 LOCAL_IMAGES = ROOT / ".ui_check"

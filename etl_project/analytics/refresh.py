@@ -17,9 +17,11 @@ from datetime import date
 
 import psycopg2.extensions
 
-from etl_project.loading.processed_files import STORE_DAILY_SALES_REFRESH_LOCK_ID
-from etl_project.loading.statements.common import RAW_ID_RANGE
 from etl_project.queries import analytic_query
+from etl_project.store.locks import STORE_DAILY_SALES_REFRESH_LOCK_ID
+from etl_project.store.processed_files import RAW_ID_RANGE
+from etl_project.store.rows import one_row
+from etl_project.store.sales_changes import pending_changes
 
 INCREMENTAL = "incremental"
 FULL = "full"
@@ -41,14 +43,11 @@ def refresh_store_daily_sales(conn: psycopg2.extensions.connection, full: bool =
     the change log asks for one (a 'rebuild' row: migration 0008 writes one)."""
     with _one_refresh_at_a_time(conn), conn, conn.cursor() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cur.execute(
-            "SELECT count(*), coalesce(bool_or(kind = 'rebuild'), false) FROM etl.store_daily_sales_changes"
-        )
-        changes, rebuild_requested = cur.fetchone()
+        changes, rebuild_requested = pending_changes(cur)
         kind = FULL if full or rebuild_requested else INCREMENTAL
         query = "refresh_store_daily_sales" if kind == FULL else "refresh_store_daily_sales_incremental"
         cur.execute(analytic_query(query), {"raw_id_range": RAW_ID_RANGE})
-        store_days, first_day, last_day = cur.fetchone()
+        store_days, first_day, last_day = one_row(cur)
     return RefreshReport(kind, store_days, changes, first_day, last_day)
 
 

@@ -44,16 +44,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _run(batch_id: str, action: str) -> int:
-    from etl_project.definitions import build_resources
-    from etl_project.defs.ingestion.quarantine import quarantined_batch_job
+    from etl_project.definitions import load_definitions  # the code location, as the UI runs the job
 
+    job = load_definitions().get_job_def("quarantined_batch_job")  # with the code location's resources
     with _dagster_instance() as instance:
-        result = quarantined_batch_job.execute_in_process(
+        result = job.execute_in_process(
             run_config={
                 "ops": {"handle_quarantined_batch": {"config": {"batch_id": batch_id, "action": action}}}
             },
             instance=instance,
-            resources=build_resources(),
             raise_on_error=False,
         )
     if result.success:
@@ -64,7 +63,8 @@ def _run(batch_id: str, action: str) -> int:
         )
         print(f"Batch {escape_control(batch_id)!r} {done} (run {result.run_id}).")
         return 0
-    error = result.failure_data_for_node("handle_quarantined_batch").error
+    failure = result.failure_data_for_node("handle_quarantined_batch")
+    error = failure.error if failure is not None else None
     print(
         f"etl quarantine {action}: {escape_control(error.message.strip()) if error else 'the run failed'} "
         f"(run {result.run_id})"

@@ -15,6 +15,8 @@ from etl_project.cli.instance_status import instance_lines
 from etl_project.cli.settings import dagster_storage_url, etl_database
 from etl_project.printable import escape_control
 from etl_project.resources.postgres import redact_url
+from etl_project.store import alert_outbox, processed_files, rejected_events
+from etl_project.store.rows import one_row
 
 #: Quarantined files listed one by one; more are counted.
 QUARANTINED_LISTED = 20
@@ -68,36 +70,15 @@ def read_status(conn: psycopg2.extensions.connection, hours: int) -> PlatformSta
     conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
     with conn, conn.cursor() as cur:
         cur.execute("SELECT now() - make_interval(hours => %s)", (hours,))
-        status = PlatformStatus(hours=hours, since=cur.fetchone()[0])
-        cur.execute(
-            "SELECT count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), "
-            "coalesce(sum(rows_rejected), 0) FROM utilities.processed_files "
-            "WHERE status = 'loaded' AND loaded_at >= %s",
-            (status.since,),
-        )
-        status.files_loaded, status.rows_read, status.rows_loaded, status.rows_rejected = cur.fetchone()
-        # A reason is `<category>: <detail>` (etl_project/loading/rejections.py): counted by category.
-        cur.execute(
-            "SELECT split_part(r.rejection_reason, ':', 1), count(*) FROM etl.rejected_events r "
-            "JOIN utilities.processed_files f ON f.batch_id = r.batch_id "
-            "WHERE f.status = 'loaded' AND f.loaded_at >= %s GROUP BY 1 ORDER BY 2 DESC, 1",
-            (status.since,),
-        )
-        status.rejects_by_reason = cur.fetchall()
-        cur.execute(
-            "SELECT filename, loaded_at, coalesce(error, '') FROM utilities.processed_files "
-            "WHERE status = 'quarantined' AND loaded_at >= %s ORDER BY loaded_at DESC",
-            (status.since,),
-        )
-        status.quarantined = cur.fetchall()
-        # Alerts still to deliver: delivered_at IS NULL (kept by the alert outbox).
-        cur.execute(
-            "SELECT count(*), min(created_at), "
-            "(SELECT last_error FROM utilities.alert_outbox WHERE delivered_at IS NULL "
-            " AND last_error IS NOT NULL ORDER BY last_attempt_at DESC LIMIT 1) "
-            "FROM utilities.alert_outbox WHERE delivered_at IS NULL"
-        )
-        status.pending_alerts, status.oldest_pending_alert, status.last_delivery_error = cur.fetchone()
+        status = PlatformStatus(hours=hours, since=one_row(cur)[0])
+        loaded = processed_files.loaded_since(cur, status.since)
+        status.files_loaded, status.rows_read = loaded.files, loaded.rows_read
+        status.rows_loaded, status.rows_rejected = loaded.rows_loaded, loaded.rows_rejected
+        status.rejects_by_reason = rejected_events.categories_since(cur, status.since)
+        status.quarantined = processed_files.quarantined_since(cur, status.since)
+        pending = alert_outbox.pending_summary(cur)
+        status.pending_alerts, status.oldest_pending_alert = pending.count, pending.oldest
+        status.last_delivery_error = pending.last_error
     return status
 
 

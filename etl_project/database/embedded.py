@@ -17,6 +17,7 @@ import psycopg2
 from psycopg2 import sql
 
 from etl_project.paths import EMBEDDED_PGDATA_DIR
+from etl_project.store.rows import one_row
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _configure_for_bulk_loads(uri: str) -> bool:
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'")
-            if f"{cur.fetchone()[0]}MB" == wanted:
+            if f"{one_row(cur)[0]}MB" == wanted:
                 return False
             cur.execute("ALTER SYSTEM SET shared_buffers = %s", (wanted,))
             return True

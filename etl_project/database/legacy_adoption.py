@@ -51,7 +51,6 @@ from etl_project.database.legacy_schema import (
     TABLES,
 )
 from etl_project.database.migrations import (
-    MIGRATION_LOCK_ID,
     apply_migration,
     ensure_migrations_table,
     migration_checksum,
@@ -59,6 +58,8 @@ from etl_project.database.migrations import (
     record_migration,
 )
 from etl_project.paths import MIGRATIONS_DIR
+from etl_project.store.locks import MIGRATION_LOCK_ID
+from etl_project.store.rows import one_row
 
 
 class AdoptionError(RuntimeError):
@@ -107,7 +108,7 @@ def is_legacy_database(cur: psycopg2.extensions.cursor) -> bool:
     cur.execute(
         "SELECT to_regclass('etl.raw_events') IS NOT NULL, to_regclass('utilities.schema_migrations') IS NOT NULL"
     )
-    has_raw_events, has_migrations = cur.fetchone()
+    has_raw_events, has_migrations = one_row(cur)
     if not has_raw_events:
         return False
     if not has_migrations:
@@ -115,7 +116,7 @@ def is_legacy_database(cur: psycopg2.extensions.cursor) -> bool:
     cur.execute(
         "SELECT NOT EXISTS (SELECT 1 FROM utilities.schema_migrations WHERE name = %s)", (INITIAL_MIGRATION,)
     )
-    return cur.fetchone()[0]
+    return one_row(cur)[0]
 
 
 def adopt_legacy_database(conn: psycopg2.extensions.connection) -> AdoptionReport:
@@ -132,7 +133,7 @@ def adopt_legacy_database(conn: psycopg2.extensions.connection) -> AdoptionRepor
         _check_adoptable(cur)
         cur.execute("SHOW TimeZone")
         report = AdoptionReport(
-            timezone=cur.fetchone()[0],
+            timezone=one_row(cur)[0],
             rows_before=_row_counts(cur),
             rows_after={},
             seed_rows={},
@@ -157,7 +158,7 @@ def adopt_legacy_database(conn: psycopg2.extensions.connection) -> AdoptionRepor
                 cur, table, column, kind, last_ids[(table, column)]
             )
         cur.execute("SELECT count(*) FROM utilities.processed_files")
-        report.files_marked_processed = cur.fetchone()[0]
+        report.files_marked_processed = one_row(cur)[0]
         report.migrations_applied = _record_and_apply_migrations(cur)
         report.rows_after = _row_counts(cur)
         if report.rows_after != report.rows_before:
@@ -173,7 +174,7 @@ def adopt_legacy_database(conn: psycopg2.extensions.connection) -> AdoptionRepor
 def _check_adoptable(cur: psycopg2.extensions.cursor) -> None:
     if not is_legacy_database(cur):
         cur.execute("SELECT to_regclass('etl.raw_events') IS NOT NULL")
-        if cur.fetchone()[0]:
+        if one_row(cur)[0]:
             raise NotLegacyDatabaseError(
                 "Nothing to adopt: this database already has the platform's schema "
                 f"({INITIAL_MIGRATION} is recorded in utilities.schema_migrations). Nothing was changed.",
@@ -187,7 +188,7 @@ def _check_adoptable(cur: psycopg2.extensions.cursor) -> None:
     missing = []
     for schema, table in TABLES:
         cur.execute("SELECT to_regclass(%s) IS NULL", (f"{schema}.{table}",))
-        if cur.fetchone()[0]:
+        if one_row(cur)[0]:
             missing.append(f"{schema}.{table}")
     if missing:
         raise AdoptionError(
@@ -199,7 +200,7 @@ def _row_counts(cur: psycopg2.extensions.cursor) -> dict[str, int]:
     counts = {}
     for schema, table in TABLES:
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table)))
-        counts[f"{schema}.{table}"] = cur.fetchone()[0]
+        counts[f"{schema}.{table}"] = one_row(cur)[0]
     return counts
 
 
@@ -217,7 +218,7 @@ def _last_id(cur: psycopg2.extensions.cursor, table: str, column: str) -> int | 
         ).format(sql.Identifier(column), sql.Identifier(SCHEMA_OF[table], table)),
         (_qualified(table), column),
     )
-    return cur.fetchone()[0]
+    return one_row(cur)[0]
 
 
 def _drop_legacy_keys_and_indexes(cur: psycopg2.extensions.cursor) -> list[str]:
@@ -283,7 +284,7 @@ def _add_identity(
     )
     if table == "rejected_events":
         cur.execute("SELECT max(reject_id) FROM etl.rejected_events")
-        last = cur.fetchone()[0]
+        last = one_row(cur)[0]
     if last is None:
         return 1
     cur.execute("SELECT setval(pg_get_serial_sequence(%s, %s), %s)", (qualified, column, last))

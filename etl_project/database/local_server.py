@@ -25,6 +25,8 @@ from pathlib import Path
 
 import psycopg2
 
+from etl_project.store.rows import one_row
+
 #: The OS user that runs the server when we are root (Debian's postgresql packages create it).
 SERVER_OS_USER = "postgres"
 #: For tests: no durability, since the cluster is thrown away anyway.
@@ -144,7 +146,7 @@ def _check_version(server: LocalServer) -> None:
             cur.execute(
                 "SELECT current_setting('server_version_num')::int / 10000, current_setting('data_directory')"
             )
-            major, data_directory = cur.fetchone()
+            major, data_directory = one_row(cur)
     finally:
         conn.close()
     if (major, Path(data_directory).resolve()) != (server.major, server.data_dir.resolve()):

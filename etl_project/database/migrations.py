@@ -14,8 +14,8 @@ from pathlib import Path
 
 import psycopg2.extensions
 
-from etl_project.loading import MIGRATION_LOCK_ID
 from etl_project.paths import MIGRATIONS_DIR
+from etl_project.store.locks import MIGRATION_LOCK_ID
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 

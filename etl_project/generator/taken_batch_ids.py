@@ -12,7 +12,8 @@ from pathlib import Path
 
 import psycopg2.extensions
 
-from etl_project.defs.ingestion.partitions import invalid_batch_id_reason
+from etl_project.schemas import invalid_batch_id_reason
+from etl_project.store.processed_files import recorded_status
 
 
 class BatchIdTakenError(ValueError):
@@ -33,11 +34,9 @@ def refuse_taken_batch_id(
         )
     if conn is None:
         return
-    with conn.cursor() as cur:
-        cur.execute("SELECT status FROM utilities.processed_files WHERE batch_id = %s LIMIT 1", (batch_id,))
-        row = cur.fetchone()
-    if row is not None:
+    status = recorded_status(conn, batch_id)
+    if status is not None:
         raise BatchIdTakenError(
-            f"batch id {batch_id!r} refused: it is already a batch in utilities.processed_files ({row[0]}); "
+            f"batch id {batch_id!r} refused: it is already a batch in utilities.processed_files ({status}); "
             "a generated batch would replace its rows with invented ones"
         )

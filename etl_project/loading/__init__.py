@@ -5,7 +5,8 @@ import only from `etl_project.loading`:
 
 - `load_batch(conn, batch_id, path)`: load a file as a batch, replacing any earlier load of it, all or
   nothing; returns a `BatchLoadReport`, raises `BatchFileError` when the file cannot be read at all;
-- `is_loaded`, `record_quarantined`: the file's record in `utilities.processed_files`;
+- `is_loaded`, `record_quarantined`: the file's record in `utilities.processed_files` (the ledger, owned by
+  `etl_project.store.processed_files`, whose functions these are);
 - `quarantined_files`, `record_dropped`: the quarantined files, and giving up on one (`QuarantinedFile`);
 - `count_batch_rows`, `first_rejected_rows`: what the committed tables hold of a batch (its data-quality
   checks' numbers, `BatchAccounting`) and its first rejected rows (`RejectedRow`), each one query after a load;
@@ -18,21 +19,28 @@ import only from `etl_project.loading`:
 - `record_undecodable_names`: files whose names are not UTF-8, quarantined under their escaped names;
 - `database_refusal`: why PostgreSQL cannot take a file (a limit or a data error), or None (retry it);
 - `category_of`: the category of a rejection reason, as the run metadata counts it;
-- `MIGRATION_LOCK_ID`: the migrations' advisory lock (every lock id of the platform is in `processed_files`).
+- `is_transient`, `TerminalLoadError`, `RowsNotAccountedForError`: whether a failed load may succeed when tried
+  again (a lost connection, a serialization failure, a deadlock) or not (a bug, a data problem).
 """
 
 from etl_project.loading.batch_accounting import BatchAccounting, RowsAccount, count_batch_rows
 from etl_project.loading.batch_file import BatchFileError
 from etl_project.loading.batch_loader import load_batch
 from etl_project.loading.database_refusals import database_refusal
+from etl_project.loading.errors import RowsNotAccountedForError, TerminalLoadError, is_transient
 from etl_project.loading.file_versions import file_sha256, seen_again_unchanged
 from etl_project.loading.integrity import (
     DanglingReferences,
     dangling_references_after_load,
     dangling_references_everywhere,
 )
-from etl_project.loading.processed_files import (
-    MIGRATION_LOCK_ID,
+from etl_project.loading.rejected_rows import RejectedRow, first_rejected_rows
+from etl_project.loading.rejections import category_of
+from etl_project.loading.reload_guard import ReloadRefusedError
+from etl_project.loading.replay import batches_to_replay, replay_batch
+from etl_project.loading.report import BatchLoadReport
+from etl_project.loading.undecodable_names import record_undecodable_names
+from etl_project.store.processed_files import (
     FileStatus,
     QuarantinedFile,
     RecordedVersion,
@@ -43,15 +51,8 @@ from etl_project.loading.processed_files import (
     record_dropped,
     record_quarantined,
 )
-from etl_project.loading.rejected_rows import RejectedRow, first_rejected_rows
-from etl_project.loading.rejections import category_of
-from etl_project.loading.reload_guard import ReloadRefusedError
-from etl_project.loading.replay import batches_to_replay, replay_batch
-from etl_project.loading.report import BatchLoadReport
-from etl_project.loading.undecodable_names import record_undecodable_names
 
 __all__ = [
-    "MIGRATION_LOCK_ID",
     "BatchAccounting",
     "BatchFileError",
     "BatchLoadReport",
@@ -62,6 +63,8 @@ __all__ = [
     "RejectedRow",
     "ReloadRefusedError",
     "RowsAccount",
+    "RowsNotAccountedForError",
+    "TerminalLoadError",
     "batches_loaded_before",
     "batches_to_replay",
     "category_of",
@@ -72,6 +75,7 @@ __all__ = [
     "database_refusal",
     "first_rejected_rows",
     "is_loaded",
+    "is_transient",
     "load_batch",
     "processed_versions",
     "quarantined_files",

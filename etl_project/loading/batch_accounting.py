@@ -17,6 +17,7 @@ from etl_project.loading import rejections
 from etl_project.loading.params import BATCH_ID, RAW_ID_BASE
 from etl_project.loading.statements.common import RAW_ID_RANGE, event_table
 from etl_project.schemas import EVENT_SCHEMAS
+from etl_project.store.processed_files import loaded_range
 
 #: Reasons listed in a check's `top_reasons`.
 TOP_REASONS = 5
@@ -80,13 +81,7 @@ def _count_statement() -> sql.Composed:
 def count_batch_rows(conn: psycopg2.extensions.connection, batch_id: str) -> BatchAccounting | None:
     """Count what the committed tables hold of the batch's loaded file; None if no load of it is recorded
     with a raw_id range (never loaded, or loaded by the legacy pipeline)."""
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT filename, raw_id_base, rows_read FROM utilities.processed_files "
-            "WHERE batch_id = %s AND status = 'loaded' AND raw_id_base IS NOT NULL",
-            (batch_id,),
-        )
-        recorded = cur.fetchone()
+    recorded = loaded_range(conn, batch_id)
     if recorded is None:
         return None
     filename, raw_id_base, rows_in_file = recorded

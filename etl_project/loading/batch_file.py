@@ -14,7 +14,7 @@ import io
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from etl_project.loading.bounded_lines import BoundedLines, LineLimitError, read_header
 from etl_project.schemas import BATCH_FILE_COLUMNS
@@ -42,7 +42,7 @@ class BatchFileError(Exception):
 class _HashingReader(io.RawIOBase):
     """Passes bytes through while computing their SHA-256 and counting them."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: io.RawIOBase):
         self._raw = raw
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -50,7 +50,7 @@ class _HashingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         n = self._raw.readinto(buffer)
         if n:
             self.sha256.update(memoryview(buffer)[:n])

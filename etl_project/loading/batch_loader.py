@@ -25,8 +25,10 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from etl_project.loading import processed_files
 from etl_project.loading.params import (
+    BATCH_ID,
+    PREVIOUS_BASE,
+    RAW_ID_BASE,
     BatchParams,
     LoadParams,
     PreviousIdsParams,
@@ -49,11 +51,13 @@ from etl_project.loading.staging_tables import (
     claim_staging,
     release_staging,
 )
-from etl_project.loading.statements import envelope, ids, replace, sales_changes, validate
+from etl_project.loading.statements import envelope, ids, replace, validate
 from etl_project.loading.statements import staging as staging_sql
 from etl_project.loading.statements.common import RAW_ID_RANGE, REJECTED_EVENTS, analyze, relation_pages
 from etl_project.loading.writer import LoadWriter
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
+from etl_project.store import processed_files, sales_changes
+from etl_project.store.rows import one_row
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +72,19 @@ def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> Pre
     were (None: there were none), so that their ids can be kept and their references checked."""
     previous = processed_files.previous_load(cur, batch_id)
     kept = None
-    if previous is not None and (previous[0] is not None or previous[1] == "loaded"):
+    if previous is not None and (previous[0] is not None or previous[1] == processed_files.LOADED):
         kept = PreviousIdsParams(batch_id, previous[0])
     if previous is not None and previous[0] is not None:
         for statement in [
-            *sales_changes.record_previous_load_removed(),
+            *sales_changes.record_removed(replace.in_load(PREVIOUS_BASE), PREVIOUS_BASE),
             *map(replace.delete_previous_load, replace.RAW_ID_TABLES),
         ]:
             cur.execute(statement, PreviousLoadParams(previous[0]).as_params())
-    elif previous is not None and previous[1] == "loaded":  # loaded before raw_id ranges existed
-        for statement in sales_changes.record_legacy_batch_removed():
+    elif (
+        previous is not None and previous[1] == processed_files.LOADED
+    ):  # loaded before raw_id ranges existed
+        legacy_rows = sql.SQL("batch_id = {}").format(BATCH_ID)
+        for statement in sales_changes.record_removed(legacy_rows, sql.SQL("NULL::bigint")):
             cur.execute(statement, BatchParams(batch_id).as_params())
         for table in replace.RAW_ID_TABLES:
             cur.execute(replace.delete_by_batch_id(table), BatchParams(batch_id).as_params())
@@ -95,7 +102,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
     try:
         with autocommit(validator) as vcur:
             vcur.execute("SELECT nextval('etl.batch_load_seq')")
-            load_number = vcur.fetchone()[0]
+            load_number = one_row(vcur)[0]
             tables = claim_staging(vcur, load_number)
         staging_params = StagingParams(batch_id, load_number * RAW_ID_RANGE)
         staged = stage_file([validator, conn], path, tables, staging_params)
@@ -133,8 +140,8 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
                 report.preview[schema.table] = preview(cur, schema.table, params)
             report.rejected = rejections_by_table(cur, batch_id)
             check_every_row_accounted_for(report)
-            cur.execute(sales_changes.record_load(), params.as_params())
-            processed_files.record_file(cur, report, status="loaded", error=None)
+            cur.execute(sales_changes.record_load(RAW_ID_BASE), params.as_params())
+            processed_files.record_file(cur, report, status=processed_files.LOADED, error=None)
     finally:
         # Dropping the staging tables of a large file can take a second (the kernel freeing their pages): it
         # happens after the load returns, on a thread of its own. Should the process end first, the next load
@@ -152,7 +159,8 @@ def _close_validator(validator: psycopg2.extensions.connection, tables: StagingT
             with autocommit(validator) as vcur:
                 release_staging(vcur, tables)
     except psycopg2.Error as err:  # the next load drops them (the lock went with the connection)
-        logger.warning("could not drop the staging tables of load %s: %s", tables.load_number, err)
+        number = tables.load_number if tables is not None else None
+        logger.warning("could not drop the staging tables of load %s: %s", number, err)
     finally:
         validator.close()
 
@@ -235,7 +243,7 @@ def _validate_entities(
     )
     vcur.execute(ids.advance_id_sequence(schema, validated))
     vcur.execute(ids.id_sequence_of(schema))
-    id_sequence = vcur.fetchone()[0]
+    id_sequence = one_row(vcur)[0]
     kept = None
     if previous is not None:  # read before the writer's deletion commits: the validator sees the old rows
         kept = tables.previous_ids(schema.table)
@@ -320,7 +328,7 @@ def _slices(vcur: psycopg2.extensions.cursor, staged: StagedFile) -> list[_Slice
     slices = []
     for part in staged.parts:
         vcur.execute(relation_pages(part.regclass))
-        pages = vcur.fetchone()[0]
+        pages = one_row(vcur)[0]
         step = max(1, math.ceil(pages / max(1, math.ceil(part.rows / SLICE_ROWS))))
         slices += [_Slice(part, first, min(first + step, pages)) for first in range(0, pages, step)]
     return slices

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg2.extensions
 
-from etl_project.loading.processed_files import loaded_content, record_seen_again
+from etl_project.store.processed_files import loaded_content, record_seen_again
 
 #: Bytes read at a time while hashing: large enough for speed, small enough for flat memory.
 _CHUNK = 1 << 20

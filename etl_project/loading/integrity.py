@@ -10,12 +10,14 @@ a load and one scan a day, and says which batches hold the rows, which a refused
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg2.extensions
 
 from etl_project.loading.params import LoadParams, RemovedIdsParams
 from etl_project.loading.statements import integrity
-from etl_project.schemas import EventSchema
+from etl_project.schemas import EventSchema, PayloadField
+from etl_project.store.rows import one_row
 
 
 @dataclass
@@ -30,11 +32,16 @@ class DanglingReferences:
         return sum(self.rows.values())
 
     def add(
-        self, cur: psycopg2.extensions.cursor, schema: EventSchema, fields: list, scope: str, params: dict
+        self,
+        cur: psycopg2.extensions.cursor,
+        schema: EventSchema,
+        fields: list[PayloadField],
+        scope: str,
+        params: dict[str, Any],
     ) -> None:
         """Count `schema`'s dangling rows in `scope`; name their batches when there are any."""
         cur.execute(integrity.count_dangling(schema, fields, scope), params)
-        counts = cur.fetchone()
+        counts = one_row(cur)
         for field_, count in zip(fields, counts, strict=True):
             label = f"{schema.table}.{field_.name}"
             self.rows[label] = self.rows.get(label, 0) + count

@@ -14,6 +14,7 @@ import io
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from etl_project.loading.batch_file import BatchFileError
 
@@ -101,7 +102,7 @@ class RangeReader(io.RawIOBase):
     def tell(self) -> int:
         return self.position
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         want = len(buffer)
         if self._end is not None:
             want = min(want, max(0, self._end - self.position))

@@ -1,9 +1,9 @@
-"""Rejection reasons: stable strings `<category>: <detail>`, built and parsed here only.
+"""Rejection reasons: stable strings `<category>: <detail>`, built here; the categories the loader gives.
 
 The category (before the colon) is what run metadata counts and what the replay of late data selects on; the
 detail says which value was wrong. SQL builders start a reason with `reason(category, detail)` (a literal the
-SQL may append the offending value to); `category_sql` and `category_of` read the category back, in SQL and in
-Python. A category never contains a colon.
+SQL may append the offending value to). Reasons are parsed by the table's owner, `etl_project.store.
+rejected_events` (`category_sql`, `category_of`, re-exported here). A category never contains a colon.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from psycopg2 import sql
 
 from etl_project.loading.params import BATCH_ID
 from etl_project.schemas import EventSchema
+from etl_project.store.rejected_events import SEPARATOR, category_of, category_sql
 
-SEPARATOR = ":"
+__all__ = ["SEPARATOR", "category_of", "category_sql"]  # and the categories and builders below
 
 # Envelope categories: the row never reached etl.raw_events (its raw_id is NULL in etl.rejected_events).
 BATCH_MISMATCH = "batch mismatch"
@@ -46,21 +47,11 @@ def reference_categories(schema: EventSchema) -> list[str]:
     return [unknown_reference(f.name) for f in schema.fields if f.references]
 
 
-def reason(category: str, detail: str = "") -> sql.Literal:
+def reason(category: str, detail: str = "") -> sql.Composable:
     """A whole reason, or its start when the SQL appends the offending value (`reason(WRONG_TYPE, "x ") || v`)."""
     if SEPARATOR in category:
         raise ValueError(f"a rejection category cannot contain {SEPARATOR!r}: {category!r}")
     return sql.Literal(f"{category}{SEPARATOR} {detail}")
-
-
-def category_sql(reason_column: sql.Composable) -> sql.Composed:
-    """SQL: the category of a reason column."""
-    return sql.SQL("split_part({}, {}, 1)").format(reason_column, sql.Literal(SEPARATOR))
-
-
-def category_of(rejection_reason: str) -> str:
-    """The category of a reason string."""
-    return rejection_reason.split(SEPARATOR, 1)[0]
 
 
 def count_by_table_and_category() -> sql.Composed:

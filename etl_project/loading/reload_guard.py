@@ -20,6 +20,7 @@ from etl_project.loading.params import LoadParams, RemovedIdsParams
 from etl_project.loading.staging_tables import StagingTables
 from etl_project.loading.statements import kept_references
 from etl_project.schemas import EVENT_SCHEMAS
+from etl_project.store.rows import one_row
 
 
 class ReloadRefusedError(BatchFileError):
@@ -53,7 +54,7 @@ def refuse_orphaning_reload(
         cur.execute(
             kept_references.rows_referencing_removed(schema, field), RemovedIdsParams(params, ids).as_params()
         )
-        rows, batches, shown = cur.fetchone()
+        rows, batches, shown = one_row(cur)
         if rows:
             problems.append(
                 f"{rows} row(s) of etl.{schema.table} in other batches (e.g. {', '.join(batches)}) reference "

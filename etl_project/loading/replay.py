@@ -9,13 +9,13 @@ from collections import Counter
 import psycopg2.extensions
 from psycopg2 import sql
 
-from etl_project.loading import processed_files
 from etl_project.loading.params import BatchParams
 from etl_project.loading.rejections import reference_categories
-from etl_project.loading.statements import ids, sales_changes, validate
+from etl_project.loading.statements import ids, validate
 from etl_project.loading.statements import replay as replay_sql
 from etl_project.loading.statements.references import committed_rows
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
+from etl_project.store import processed_files, sales_changes
 
 
 def batches_to_replay(conn: psycopg2.extensions.connection) -> list[str]:

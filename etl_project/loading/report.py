@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import psycopg2.extensions
 
 from etl_project.loading import rejections
+from etl_project.loading.errors import RowsNotAccountedForError
 from etl_project.loading.params import BatchParams, LoadParams
 from etl_project.loading.statements import replace
 from etl_project.schemas import EVENT_SCHEMAS
@@ -66,7 +67,7 @@ def rejections_by_table(cur: psycopg2.extensions.cursor, batch_id: str) -> dict[
 def preview(cur: psycopg2.extensions.cursor, table: str, params: LoadParams) -> list[dict[str, object]]:
     """The first rows the load put in `etl.<table>`."""
     cur.execute(replace.select_batch_preview(table, PREVIEW_ROWS), params.as_params())
-    names = [d.name for d in cur.description]
+    names = [d.name for d in cur.description or ()]
     return [
         {n: (v if isinstance(v, int | float) else str(v)) for n, v in zip(names, row, strict=True)}
         for row in cur.fetchall()
@@ -76,7 +77,7 @@ def preview(cur: psycopg2.extensions.cursor, table: str, params: LoadParams) -> 
 def check_every_row_accounted_for(report: BatchLoadReport) -> None:
     accounted = report.rows_loaded + report.rows_rejected
     if accounted != report.rows_read:
-        raise AssertionError(
+        raise RowsNotAccountedForError(
             f"{report.filename}: {report.rows_read} rows read but {report.rows_loaded} loaded and "
             f"{report.rows_rejected} rejected; rolling back"
         )

@@ -21,6 +21,7 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO, cast
 
 import psycopg2
 import psycopg2.extensions
@@ -260,7 +261,7 @@ def _stage_with_python(
         try:
             cur.copy_expert(
                 staging_sql.copy_python_rows_into_staged_text(STAGED_COLUMNS).as_string(cur),
-                stream,
+                cast(TextIO, stream),  # read(size) -> str, all COPY asks of a file
                 size=1 << 20,
             )
         except psycopg2.Error:

@@ -18,9 +18,10 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from etl_project.loading.processed_files import STAGING_LOCK_CLASS
 from etl_project.loading.statements import references
 from etl_project.loading.statements.staging import create_staging_rejections
+from etl_project.store.locks import STAGING_LOCK_CLASS
+from etl_project.store.rows import one_row
 
 #: Schema of the staging tables (created by migration 0006).
 STAGING_SCHEMA = "etl_staging"
@@ -122,7 +123,7 @@ def _drop_abandoned_staging(cur: psycopg2.extensions.cursor, own_load: int) -> N
     loads = {int(m.group(1)) for (name,) in cur.fetchall() if (m := _LOAD_TABLE.match(name))}
     for load_number in sorted(loads - {own_load}):
         cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (STAGING_LOCK_CLASS, load_number))
-        if cur.fetchone()[0]:  # nobody holds it: that load is over
+        if one_row(cur)[0]:  # nobody holds it: that load is over
             release_staging(cur, StagingTables(load_number))
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import psycopg2.extensions
 
+from etl_project.store.processed_files import record_undecodable_name
+
 #: The reason recorded for such a file (after its escaped name).
 UNDECODABLE_NAME_REASON = (
     "the file name is not valid UTF-8 (the bytes shown as \\xNN); it is not loaded: rename it to a UTF-8 name "
@@ -26,27 +28,7 @@ def record_undecodable_names(
     recorded = []
     with conn, conn.cursor() as cur:
         for escaped_name, size, mtime_ns in files:
-            cur.execute(
-                """
-                INSERT INTO utilities.processed_files
-                    (filename, batch_id, status, size_bytes, file_mtime_ns, rows_read, rows_loaded,
-                     rows_rejected, error)
-                VALUES (%(name)s, %(batch)s, 'quarantined', %(size)s, %(mtime)s, 0, 0, 0, %(error)s)
-                ON CONFLICT (filename) DO UPDATE SET
-                    loaded_at = now(), status = 'quarantined', size_bytes = EXCLUDED.size_bytes,
-                    file_mtime_ns = EXCLUDED.file_mtime_ns, error = EXCLUDED.error
-                WHERE (processed_files.size_bytes, processed_files.file_mtime_ns)
-                    IS DISTINCT FROM (EXCLUDED.size_bytes, EXCLUDED.file_mtime_ns)
-                RETURNING filename
-                """,
-                {
-                    "name": escaped_name,
-                    "batch": escaped_name.removesuffix(".csv"),
-                    "size": size,
-                    "mtime": mtime_ns,
-                    "error": f"{escaped_name}: {UNDECODABLE_NAME_REASON}",
-                },
-            )
-            if cur.fetchone() is not None:
+            error = f"{escaped_name}: {UNDECODABLE_NAME_REASON}"
+            if record_undecodable_name(cur, escaped_name, size, mtime_ns, error):
                 recorded.append(escaped_name)
     return recorded

@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from etl_project.defs.ingestion.partitions import invalid_batch_id_reason
 from etl_project.paths import DEFAULT_SHARED_DATA_DIR
 from etl_project.printable import escaped_file_name, is_undecodable_name
+from etl_project.schemas import invalid_batch_id_reason
 
 BATCH_FILE_SUFFIX = ".csv"
 

@@ -1,15 +1,13 @@
-"""Alerting: every alert kind reaches people once, in order, through one outbox, to every Slack destination.
+"""Alerting's Dagster side: the sensors that queue alerts and the one that delivers them. What is queued, the
+messages and the destinations are the Dagster-free library `etl_project.alerting`.
 
 resources.py                AlertChannel: the destinations (webhook, bot channels, dry run) and the UI's address
-outbox.py                   the PostgreSQL outbox (utilities.alert_outbox): queued once, delivered in order, retried
-episodes.py                 a lasting problem is announced when it starts (and for some kinds when it ends)
+delivery_sensor.py          alert_delivery_sensor: the one sender of the outbox
 check_evaluations.py        reading completed check evaluations after a cursor
-check_failure_sensor.py     checks marked etl/alert_on_failure -> Slack (the per-batch data-quality checks)
-check_failure_message.py    the text of such an alert
+check_failure_sensor.py     checks marked etl/alert_on_failure (the per-batch data-quality checks)
 freshness.py                freshness checks on the event assets and the sensor that evaluates them
 silence_sensor.py           "ingestion is silent" / "data is flowing again"
 quarantine_sensor.py        a quarantined file, once per file version
 run_failure_sensor.py       a failed run, once
-messengers/                 the destinations: Slack bot (dagster-slack's SlackResource), webhook, dry run
-The sales verdict's alerts are sent by sales_analytics' sales_drop_slack_sensor through the same outbox.
+The sales verdict's alerts are queued by sales_analytics' sales_drop_slack_sensor.
 """

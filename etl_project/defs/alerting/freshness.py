@@ -4,12 +4,11 @@ for ETL_INGESTION_MAX_SILENCE_MINUTES (default 120), and ingestion_freshness_sen
 Built with Dagster's `build_last_update_freshness_checks` (the last materialisation of any batch partition
 counts). ingestion_silence_slack_sensor turns their results into messages. Dagster 1.13 marks these builders
 superseded by `FreshnessPolicy`, whose result is a freshness state rather than an asset check: it would show
-no failed check on the assets and give the sensor no evaluation to follow, so the checks stay, and the
-warning is not printed at every start of the code location.
+no failed check on the assets and give the sensor no evaluation to follow, so the checks stay (their
+SupersessionWarning is silenced in definitions.py).
 """
 
 import os
-import warnings
 from datetime import timedelta
 
 import dagster as dg
@@ -31,15 +30,13 @@ def max_silence_from_env() -> timedelta:
 
 @dg.definitions
 def ingestion_freshness() -> dg.Definitions:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.SupersessionWarning)
-        checks = dg.build_last_update_freshness_checks(
-            assets=EVENT_ASSET_KEYS, lower_bound_delta=max_silence_from_env()
-        )
-        sensor = dg.build_sensor_for_freshness_checks(
-            freshness_checks=checks,
-            name="ingestion_freshness_sensor",
-            minimum_interval_seconds=60,
-            default_status=dg.DefaultSensorStatus.RUNNING,
-        )
+    checks = dg.build_last_update_freshness_checks(
+        assets=EVENT_ASSET_KEYS, lower_bound_delta=max_silence_from_env()
+    )
+    sensor = dg.build_sensor_for_freshness_checks(
+        freshness_checks=checks,
+        name="ingestion_freshness_sensor",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
     return dg.Definitions(asset_checks=checks, sensors=[sensor])

@@ -4,16 +4,28 @@ analytics and alerts section)."""
 import logging
 
 import dagster as dg
+from dagster_slack import SlackResource
 from pydantic import Field
+from slack_sdk import WebClient
 
-from etl_project.defs.alerting.messengers import (
+from etl_project.alerting.messengers import (
     DryRunMessenger,
     Messenger,
-    SlackApiResource,
     SlackBotMessenger,
     SlackWebhookMessenger,
+    slack_web_client,
 )
 from etl_project.resources.environment import env_settings
+
+
+class SlackApiResource(SlackResource):
+    """dagster-slack's SlackResource with what it lacks: another API base URL (a proxy, or a fake Slack in
+    tests), a timeout, and a logger that never prints the request (`slack_web_client`)."""
+
+    api_url: str | None = Field(default=None, description="Slack API base URL override (SLACK_API_URL).")
+
+    def get_client(self) -> WebClient:
+        return slack_web_client(self.token, self.api_url)
 
 
 class AlertChannel(dg.ConfigurableResource):
@@ -49,10 +61,17 @@ class AlertChannel(dg.ConfigurableResource):
         channels = self.bot_channels()
         if self.slack_bot_token and channels:
             slack = SlackApiResource(token=self.slack_bot_token, api_url=self.slack_api_url)
-            found += [SlackBotMessenger(slack, channel) for channel in channels]
+            found += [SlackBotMessenger(slack.get_client(), channel) for channel in channels]
         elif self.slack_bot_token or channels:
             log.warning("SLACK_BOT_TOKEN and SLACK_CHANNEL must both be set for the bot; it sends nothing")
         return found or [DryRunMessenger(log)]
+
+    def destinations(self) -> list[str]:
+        """The names of the destinations, as the outbox queues a message for each (no client is built)."""
+        names = [SlackWebhookMessenger.name] if self.slack_webhook_url else []
+        if self.slack_bot_token and self.bot_channels():
+            names += self.bot_channels()
+        return names or [DryRunMessenger.name]
 
     def link(self, path: str) -> str:
         """An address in the Dagster UI, e.g. link("/runs/<id>")."""

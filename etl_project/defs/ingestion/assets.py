@@ -14,14 +14,17 @@ from etl_project.defs.ingestion.checks import batch_check_specs
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.defs.ingestion.storage_connections import hold_storage_connections
+from etl_project.loading import is_transient
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.schemas import BATCH_FILE_COLUMNS, EVENT_SCHEMAS, EventSchema
 
 INGESTION_GROUP = "ingestion"
 #: Largest number of batches one run loads; a UI backfill is split into runs of this size too.
 MAX_BATCHES_PER_RUN = 100
-#: A lost connection or a restarting database is retried with growing delays (2, 4, 8 s, with jitter);
-#: re-running a batch replaces it, so a retry never duplicates. Unreadable files are quarantined, not retried.
+#: A transient failure (a lost connection, a restarting database, a serialization failure or deadlock:
+#: `etl_project.loading.is_transient`) is retried with growing delays (2, 4, 8 s, with jitter); re-running a batch
+#: replaces it, so a retry never duplicates. Any other error fails the step at once (`dg.Failure` with
+#: allow_retries=False): a bug or a data problem fails the same way every time. Unreadable files are quarantined.
 TRANSIENT_FAILURE_RETRIES = dg.RetryPolicy(
     max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -101,15 +104,23 @@ def batch_event_tables(
     totals = {"batches": 0, "rows_loaded": 0, "rows_rejected": 0}
     with etl_database.connect() as conn:
         for batch_id in context.partition_keys:
-            report = yield from load_and_report(
-                context.instance,
-                context.log,
-                conn,
-                shared_directory,
-                data_quality_limits,
-                batch_id,
-                skip_if_loaded=context.retry_number > 0,
-            )
+            try:
+                report = yield from load_and_report(
+                    context.instance,
+                    context.log,
+                    conn,
+                    shared_directory,
+                    data_quality_limits,
+                    batch_id,
+                    skip_if_loaded=context.retry_number > 0,
+                )
+            except Exception as err:
+                if is_transient(err):
+                    raise  # TRANSIENT_FAILURE_RETRIES tries the step again
+                raise dg.Failure(
+                    description=f"batch {batch_id!r}: {type(err).__name__}: {err} (not retried: not transient)",
+                    allow_retries=False,
+                ) from err
             if report is None:  # quarantined (logged, and its check failed), or loaded by an earlier attempt
                 continue
             totals["batches"] += 1

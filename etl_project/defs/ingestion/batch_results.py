@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import psycopg2
@@ -74,7 +75,7 @@ def rejected_rows_table(rows: list[RejectedRow]) -> dg.TableMetadataValue:
     )
 
 
-def _rejections_metadata(account: RowsAccount, rejected: list[RejectedRow]) -> dict[str, object]:
+def _rejections_metadata(account: RowsAccount, rejected: list[RejectedRow]) -> dict[str, Any]:
     return {
         "rows_rejected": account.rows_rejected,
         "rejected_by_reason": account.rejected_by_reason,
@@ -103,7 +104,7 @@ def _materializations(
                 "envelope_rejects": report.rows_read - report.raw_events,
                 "ignored_columns": report.ignored_columns,
                 "parsed_by": report.parsed_by,  # postgresql (COPY) or python (the careful reader)
-                "raw_id_range": f"{report.raw_id_base + 1}..{report.raw_id_base + max(report.rows_read, 1)}",
+                "raw_id_range": f"{(report.raw_id_base or 0) + 1}..{(report.raw_id_base or 0) + max(report.rows_read, 1)}",
             },
         )
     ]
@@ -175,13 +176,15 @@ def load_and_report(
             return None
         report = load_batch(conn, batch_id, path)
     except (BatchFileError, UnsafeBatchFileError) as err:
-        return (yield from _quarantine(instance, log, conn, batch_id, path, str(err)))
+        yield from _quarantine(instance, log, conn, batch_id, path, str(err))
+        return None
     except psycopg2.Error as err:
         refusal = database_refusal(err)
         if refusal is None:
             raise  # a lost connection or a restarting server: the step's retry policy handles it
         problem = str(BatchFileError(path, refusal))
-        return (yield from _quarantine(instance, log, conn, batch_id, path, problem))
+        yield from _quarantine(instance, log, conn, batch_id, path, problem)
+        return None
     accounting = count_batch_rows(conn, batch_id)
     if accounting is None:  # recorded by the load's own transaction: cannot happen after a successful load
         raise RuntimeError(f"batch {batch_id!r} loaded but not recorded in utilities.processed_files")
@@ -191,7 +194,7 @@ def load_and_report(
     yield from data_quality_evaluations(
         instance, accounts_by_asset(RAW_EVENTS, accounting), batch_id, report.filename, limits
     )
-    dangling = dangling_references_after_load(conn, batch_id, report.raw_id_base, report.removed_ids)
+    dangling = dangling_references_after_load(conn, batch_id, report.raw_id_base or 0, report.removed_ids)
     yield references_evaluation(dangling, scope=f"the load of batch {batch_id}")
     log.info(
         f"Batch {batch_id!r}: {report.rows_read} rows read, {report.rows_loaded} loaded, "

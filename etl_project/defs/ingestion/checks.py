@@ -10,16 +10,13 @@ partition's latest materialisation as not evaluated).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
-# Not exported at the top level; Dagster's own AssetCheckResult fills it in the same way.
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
-
+from etl_project.alerting.evaluations import ALERT_ON_FAILURE
+from etl_project.dagster_private import AssetCheckEvaluationTargetMaterializationData
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.loading import BatchAccounting, RowsAccount
@@ -27,23 +24,14 @@ from etl_project.loading import BatchAccounting, RowsAccount
 BATCH_FILE_READABLE = "batch_file_readable"
 ROWS_ACCOUNTED_FOR = "rows_accounted_for"
 REJECTED_SHARE = "rejected_share"
-#: Spec metadata: failed evaluations of this check are posted to Slack (by the alerts feature's sensor).
-ALERT_ON_FAILURE = "etl/alert_on_failure"
 
 
 def batch_check_specs(raw_events: dg.AssetKey, event_tables: list[dg.AssetKey]) -> list[dg.AssetCheckSpec]:
     """The specs of batch_event_tables' checks: readability on raw_events, data quality on every asset.
 
-    Partitioned check specs are a preview feature in Dagster 1.13 and warn each time the definitions load (in
-    every process, on every command); they are the only way to record a check per batch in a run covering
-    several batches, so that one warning is silenced here, nowhere else.
+    Partitioned check specs are a preview feature in Dagster 1.13 (their PreviewWarning is silenced in
+    definitions.py); they are the only way to record a check per batch in a run covering several batches.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        return _batch_check_specs(raw_events, event_tables)
-
-
-def _batch_check_specs(raw_events: dg.AssetKey, event_tables: list[dg.AssetKey]) -> list[dg.AssetCheckSpec]:
     readable = dg.AssetCheckSpec(
         BATCH_FILE_READABLE,
         asset=raw_events,
@@ -116,7 +104,7 @@ def readable_evaluation(
     )
 
 
-def _account_metadata(filename: str, account: RowsAccount) -> dict[str, object]:
+def _account_metadata(filename: str, account: RowsAccount) -> dict[str, Any]:
     return {
         "file": filename,
         "rows_in_file": account.rows_in_file,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from etl_project.defs.ingestion.checks import ALERT_ON_FAILURE
+from etl_project.alerting.evaluations import ALERT_ON_FAILURE
 from etl_project.loading import DanglingReferences, dangling_references_everywhere
 from etl_project.resources import EtlDatabase
 

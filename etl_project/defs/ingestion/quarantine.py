@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from etl_project.defs.ingestion.batch_results import BatchEvent, load_and_report
-from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.loading import quarantined_files, record_dropped
 from etl_project.resources import EtlDatabase, SharedDirectory
@@ -55,8 +55,8 @@ def _drop(context: dg.OpExecutionContext, etl_database: EtlDatabase, batch_id: s
             "that version (or a fixed one) back and retry; dropping would leave rows without their partition.",
             allow_retries=False,
         )
-    if context.instance.has_dynamic_partition(batch_partitions.name, batch_id):
-        context.instance.delete_dynamic_partition(batch_partitions.name, batch_id)
+    if context.instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, batch_id):
+        context.instance.delete_dynamic_partition(BATCH_PARTITIONS_NAME, batch_id)
     context.log.info(
         f"Batch {batch_id!r} dropped: its partition is deleted and that file version is never loaded"
     )

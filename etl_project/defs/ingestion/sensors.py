@@ -7,7 +7,7 @@ import dagster as dg
 
 from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
-from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME, batch_partitions
 from etl_project.defs.ingestion.undecodable_files import quarantine_undecodable_names
 from etl_project.loading import RecordedVersion, processed_versions, seen_again_unchanged
 from etl_project.resources import EtlDatabase, SharedDirectory
@@ -66,7 +66,7 @@ def plan_runs(new_batch_ids: list[str], max_per_run: int = MAX_BATCHES_PER_RUN) 
     return requests
 
 
-def _named(batch_ids: list[str]) -> str:
+def _named(batch_ids: Sequence[str]) -> str:
     shown = ", ".join(batch_ids[:NAMES_IN_SUMMARY])
     more = len(batch_ids) - NAMES_IN_SUMMARY
     return f"{shown} and {more} more" if more > 0 else shown
@@ -119,7 +119,7 @@ def batch_file_sensor(
     quarantine_undecodable_names(context.log, etl_database, scan.undecodable)  # never sent as they are
     for note in skipped:
         context.log.warning(f"Skipping {note}")
-    known_partitions = set(context.instance.get_dynamic_partitions(batch_partitions.name))
+    known_partitions = set(context.instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME))
     processed = _processed_files(etl_database, [f.name for f in files])
     new: list[str] = []
     touched: list[BatchFile] = []

@@ -12,15 +12,16 @@ a partition with neither, for `STRANDED_AFTER_SECONDS` in a row, is requested ag
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 
 import dagster as dg
 
 from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
-from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME
 from etl_project.loading import record_quarantined
-from etl_project.loading.unrecorded_batches import recorded_batch_ids
 from etl_project.resources import EtlDatabase, SharedDirectory
+from etl_project.store.processed_files import recorded_batch_ids
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -42,7 +43,7 @@ def _now() -> float:
 
 
 def _keys_of_active_runs(
-    instance: dg.DagsterInstance, position: dict[str, int], ordered: list[str]
+    instance: dg.DagsterInstance, position: dict[str, int], ordered: Sequence[str]
 ) -> set[str]:
     """Partitions covered by a load run that is queued or running (a single key or a range of keys)."""
     covered: set[str] = set()
@@ -95,7 +96,7 @@ def stranded_batch_sensor(
     state = json.loads(context.cursor) if context.cursor else {}
     since: dict[str, float] = state.get("since", {})
     attempts: dict[str, int] = state.get("attempts", {})
-    ordered = context.instance.get_dynamic_partitions(batch_partitions.name)
+    ordered = context.instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME)
     with etl_database.connect() as conn:
         recorded = recorded_batch_ids(conn)
     unrecorded = [key for key in ordered if key not in recorded]

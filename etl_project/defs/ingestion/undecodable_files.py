@@ -1,5 +1,7 @@
 """What the file sensor does with files whose names are not valid UTF-8 (see loading/undecodable_names.py)."""
 
+import logging
+
 import dagster as dg
 
 from etl_project.loading import record_undecodable_names
@@ -8,7 +10,7 @@ from etl_project.resources.shared_directory import BatchFile
 
 
 def quarantine_undecodable_names(
-    log: dg.DagsterLogManager, etl_database: EtlDatabase, files: list[BatchFile]
+    log: logging.Logger | dg.DagsterLogManager, etl_database: EtlDatabase, files: list[BatchFile]
 ) -> None:
     """Record each such file as quarantined (once per version, so the quarantine alert announces it once) and
     say so on the tick; the tick then goes on with the other files."""

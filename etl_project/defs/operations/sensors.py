@@ -4,7 +4,7 @@
 
 import dagster as dg
 
-from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME, batch_partitions
 from etl_project.defs.operations.resources import PartitionRetention
 from etl_project.loading import batches_loaded_before
 from etl_project.resources import EtlDatabase
@@ -25,7 +25,7 @@ def batch_partition_retention_sensor(
         return dg.SkipReason("Partition retention is disabled (retention_days = 0)")
     with etl_database.connect() as conn:
         expired = batches_loaded_before(conn, partition_retention.retention_days)
-    registered = set(context.instance.get_dynamic_partitions(batch_partitions.name))
+    registered = set(context.instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME))
     to_delete = [b for b in expired if b in registered][: partition_retention.max_deletes_per_tick]
     if not to_delete:
         return dg.SkipReason(f"{len(registered)} batch partitions, none older than the retention period")

@@ -6,9 +6,10 @@ import dagster as dg
 from pydantic import Field
 
 from etl_project.analytics import refresh_store_daily_sales
-from etl_project.defs.sales_analytics.judged_window import judged_day, judged_window
 from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.resources import EtlDatabase
+from etl_project.sales_drop.judged_window import judged_window
+from etl_project.sales_drop.rule import judged_day
 
 ANALYTICS_GROUP = "analytics"
 
@@ -59,4 +60,4 @@ def store_daily_sales(
     }
     if report.first_day is not None:
         metadata |= {"first_sale_date": str(report.first_day), "last_sale_date": str(report.last_day)}
-    return dg.MaterializeResult(metadata=metadata, data_version=window.data_version)
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(window.fingerprint))

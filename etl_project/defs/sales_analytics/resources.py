@@ -4,16 +4,13 @@ Where alerts go is the alerting feature's AlertChannel.
 """
 
 import os
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 import dagster as dg
 from pydantic import Field
 
 from etl_project.resources.environment import env_numbers, env_settings
-
-#: The legacy pipeline judged yesterday every day at 09:00.
-DEFAULT_VERDICT_SCHEDULE = "0 9 * * *"
+from etl_project.sales_drop.rule import DEFAULT_VERDICT_SCHEDULE, evaluation_date
 
 
 class SalesDropRules(dg.ConfigurableResource):
@@ -39,10 +36,7 @@ class SalesDropRules(dg.ConfigurableResource):
     )
 
     def evaluation_date(self, now: datetime | None = None) -> date:
-        if self.as_of_date:
-            return date.fromisoformat(self.as_of_date)
-        current = now or datetime.now(ZoneInfo(self.timezone))
-        return current.astimezone(ZoneInfo(self.timezone)).date() - timedelta(days=1)
+        return evaluation_date(self, now)
 
 
 def verdict_schedule_from_env() -> tuple[str, str]:

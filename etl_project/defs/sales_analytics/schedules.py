@@ -6,7 +6,7 @@ from etl_project.defs.ingestion.integrity import references_valid
 from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.pending_refresh import REFRESHES_TAG
 from etl_project.defs.sales_analytics.resources import verdict_schedule_from_env
-from etl_project.defs.sales_analytics.verdict import AS_OF_TAG, day_judged_at
+from etl_project.sales_drop.rule import AS_OF_TAG, day_judged_at
 
 daily_sales_verdict_job = dg.define_asset_job(
     "daily_sales_verdict_job",

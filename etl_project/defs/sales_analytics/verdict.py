@@ -9,19 +9,10 @@ announce nothing, so a batch arriving late never causes a premature alert.
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-# Dagster's own cron arithmetic (what its scheduler uses), so "due" and the schedule's ticks agree exactly.
-from dagster._utils.schedules import cron_string_iterator
-
-#: Run tag naming the day a run of sales_drop_check judges (set by daily_sales_verdict_schedule).
-AS_OF_TAG = "etl/sales_drop_as_of"
+from etl_project.dagster_private import cron_string_iterator
 
 
 def verdict_due_at(day: date, cron: str, timezone: str) -> datetime:
-    """The first scheduled verdict time after `day` ends."""
+    """The first scheduled verdict time after `day` ends (Dagster's own cron arithmetic, as its scheduler)."""
     day_end = datetime.combine(day + timedelta(days=1), time(), ZoneInfo(timezone))
     return next(cron_string_iterator(day_end.timestamp(), cron, timezone))
-
-
-def day_judged_at(scheduled_time: datetime, timezone: str) -> date:
-    """The day a verdict scheduled at `scheduled_time` judges: the day before, in the platform's zone."""
-    return scheduled_time.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)

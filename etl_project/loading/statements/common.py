@@ -7,11 +7,11 @@ from psycopg2 import sql
 from etl_project.loading.params import USUAL_BATCH_CREATED_AT
 from etl_project.loading.value_checks import timestamp_text_ok
 from etl_project.schemas import EVENT_SCHEMAS, EventSchema
+from etl_project.store.processed_files import RAW_ID_RANGE as RAW_ID_RANGE
 
 #: Longest excerpt of an offending value quoted in a rejection reason.
 SHOWN_VALUE_CHARS = 80
-#: Width of a load's raw_id range: raw_id = load number * 2^32 + row of the file.
-RAW_ID_RANGE = 1 << 32
+#: Width of a load's raw_id range: raw_id = load number * 2^32 + row of the file (the ledger's, re-exported).
 
 #: Storage of a load's staging tables: read once or twice within seconds, then dropped; autovacuum visiting
 #: them mid-load would only take a core from the load.

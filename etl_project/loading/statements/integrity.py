@@ -30,16 +30,16 @@ def referencing_schemas() -> list[tuple[EventSchema, list[PayloadField]]]:
 
 def _dangling(
     schema: EventSchema, fields: list[PayloadField], scope: str
-) -> tuple[list, list, sql.Composable]:
+) -> tuple[list[sql.Composable], list[sql.Composable], sql.Composable]:
     """(joins, one "reference missing" condition per field, the scope's condition) of the queries below."""
-    joins = []
-    missing = []
+    joins: list[sql.Composable] = []
+    missing: list[sql.Composable] = []
     for number, field in enumerate(fields):
         alias = sql.Identifier(f"r{number}")
         column = sql.SQL("s.{}").format(sql.Identifier(field.name))
         joins.append(
             sql.SQL("LEFT JOIN {} {} ON {}.id = {}").format(
-                event_table(field.references), alias, alias, column
+                event_table(str(field.references)), alias, alias, column
             )
         )
         missing.append(sql.SQL("({}.id IS NULL AND {} IS NOT NULL)").format(alias, column))

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg2.extensions
 from psycopg2 import sql
 
-from etl_project_tests import legacy_files
+from etl_testkit import legacy_files
 
 LEGACY_DDL = """
 CREATE SCHEMA IF NOT EXISTS etl;

@@ -1,41 +1,44 @@
-"""Slack destinations: a bot posting to a channel (dagster-slack's SlackResource) or an incoming webhook."""
+"""Slack destinations: a bot posting to a channel (`chat.postMessage`) or an incoming webhook.
+
+The bot's client is built by `slack_web_client` (dagster-slack's SlackResource, extended in
+`etl_project/defs/alerting/resources.py`, builds it the same way)."""
 
 import logging
 
-from dagster_slack import SlackResource
-from pydantic import Field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from etl_project.defs.alerting.messengers.base import AlertMessage, MessengerError, redact
+from etl_project.alerting.messengers.base import AlertMessage, MessengerError, redact
 
 #: Seconds to wait for Slack before counting the attempt as failed (the sensor retries on a later tick).
 SLACK_TIMEOUT_SECONDS = 10
 
 #: slack_sdk logs each request's URL and body at DEBUG, and for a webhook the URL is the secret: its clients
 #: get a logger of their own that never emits below INFO, whatever the root logger's level.
-_slack_client_log = logging.getLogger("etl_project.defs.alerting.messengers.slack_client")
+_slack_client_log = logging.getLogger("etl_project.alerting.messengers.slack_client")
 _slack_client_log.setLevel(logging.INFO)
 
 
-class SlackApiResource(SlackResource):
-    """dagster-slack's SlackResource with what it lacks: another API base URL (a proxy, or a fake Slack in
+def slack_web_client(token: str, api_url: str | None = None) -> WebClient:
+    """A Slack Web API client with what the platform needs: another API base URL (a proxy, or a fake Slack in
     tests), a timeout, and a logger that never prints the request."""
-
-    api_url: str | None = Field(default=None, description="Slack API base URL override (SLACK_API_URL).")
-
-    def get_client(self) -> WebClient:
-        kwargs = {"base_url": self.api_url.rstrip("/") + "/"} if self.api_url else {}
-        return WebClient(token=self.token, timeout=SLACK_TIMEOUT_SECONDS, logger=_slack_client_log, **kwargs)
+    if api_url:
+        return WebClient(
+            token=token,
+            timeout=SLACK_TIMEOUT_SECONDS,
+            logger=_slack_client_log,
+            base_url=api_url.rstrip("/") + "/",
+        )
+    return WebClient(token=token, timeout=SLACK_TIMEOUT_SECONDS, logger=_slack_client_log)
 
 
 class SlackBotMessenger:
     """Posts with `chat.postMessage` as a bot to one channel, or to a person by user id (a direct message)."""
 
-    def __init__(self, slack: SlackApiResource, channel: str):
-        self._client = slack.get_client()
-        self._token = slack.token
+    def __init__(self, client: WebClient, channel: str):
+        self._client = client
+        self._token = client.token
         self._channel = channel
         self.name = channel
 

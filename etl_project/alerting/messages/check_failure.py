@@ -2,10 +2,11 @@
 
 import json
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
-from etl_project.defs.alerting.check_evaluations import CheckEvaluation
-from etl_project.defs.alerting.messengers import AlertMessage
+from etl_project.alerting.evaluations import CheckEvaluation
+from etl_project.alerting.messengers import AlertMessage
 
 #: Metadata shown as one line each when the check reports them (the per-batch checks' contract).
 COUNT_KEYS = ("rows_in_file", "rows_loaded", "rows_rejected", "rejected_percent")
@@ -18,20 +19,18 @@ def check_failure_message(evaluations: Sequence[CheckEvaluation], webserver_url:
     get one message about the batch naming both, not one per check.
     """
     first = evaluations[0]
-    errors = any(e.severity.value == "ERROR" for e in evaluations)
+    errors = any(e.severity == "ERROR" for e in evaluations)
     icon = ":x:" if errors else ":warning:"
     where = f" for batch {first.partition}" if first.partition else ""
     if len(evaluations) == 1:
-        title = f"{icon} {first.check_key.name} failed on {first.check_key.asset_key.to_user_string()}{where}"
+        title = f"{icon} {first.check_name} failed on {first.asset}{where}"
     else:
-        failed = ", ".join(
-            f"{e.check_key.name} on {e.check_key.asset_key.to_user_string()}" for e in evaluations
-        )
+        failed = ", ".join(f"{e.check_name} on {e.asset}" for e in evaluations)
         title = f"{icon} {failed} failed{where}"
     files = {e.metadata["file"] for e in evaluations if e.metadata.get("file")}
     lines = [f"file: {name}" for name in sorted(files)]
     for evaluation in evaluations:
-        prefix = f"{evaluation.check_key.asset_key.to_user_string()}: " if len(evaluations) > 1 else ""
+        prefix = f"{evaluation.asset}: " if len(evaluations) > 1 else ""
         if evaluation.description:
             lines.append(prefix + evaluation.description)
         meta = evaluation.metadata
@@ -39,7 +38,7 @@ def check_failure_message(evaluations: Sequence[CheckEvaluation], webserver_url:
         if counts:
             lines.append(prefix + ", ".join(counts))
     lines += [f"{reason}: {count} rows" for reason, count in _top_reasons(evaluations)]
-    asset_path = "/".join(quote(part, safe="") for part in first.check_key.asset_key.path)
+    asset_path = "/".join(quote(part, safe="") for part in first.asset_path)
     link = f"{webserver_url.rstrip('/')}/assets/{asset_path}?view=checks"
     return AlertMessage(title=title, lines=lines, link=link, link_text="Open the checks in Dagster")
 
@@ -53,7 +52,7 @@ def _top_reasons(evaluations: Sequence[CheckEvaluation]) -> list[tuple[str, int]
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:5]
 
 
-def _reasons(value: object) -> list[dict]:
+def _reasons(value: object) -> list[dict[str, Any]]:
     """`top_reasons` as a list of {"reason", "count"}, whether stored as JSON metadata or a JSON string."""
     if isinstance(value, str):
         try:

@@ -55,11 +55,11 @@ class AlertMessage:
             blocks.append({"type": "actions", "elements": [button]})
         return blocks
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "lines": self.lines, "link": self.link, "link_text": self.link_text}
 
     @classmethod
-    def from_json(cls, data: dict) -> "AlertMessage":
+    def from_json(cls, data: dict[str, Any]) -> "AlertMessage":
         return cls(
             data["title"], list(data.get("lines", [])), data.get("link"), data.get("link_text", "Open")
         )

@@ -1,15 +1,16 @@
 """The messages people read about a day's sales: the stores that fell, or a day without any sales data."""
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from etl_project.defs.alerting.messengers import AlertMessage
+from etl_project.alerting.messengers import AlertMessage
 
 #: Where sales_drop_check is shown in the UI, after DAGSTER_WEBSERVER_URL.
 CHECK_PATH = "/assets/store_daily_sales?view=checks"
 
 
 def sales_drop_message(
-    as_of: str, stores: Sequence[Mapping], threshold_percent: float, check_link: str
+    as_of: str, stores: Sequence[Mapping[str, Any]], threshold_percent: float, check_link: str
 ) -> AlertMessage:
     """One message for one evaluation of sales_drop_check, one line per flagged store (rows of its
     `flagged_stores` table)."""

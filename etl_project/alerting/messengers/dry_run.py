@@ -2,7 +2,7 @@
 
 import logging
 
-from etl_project.defs.alerting.messengers.base import AlertMessage
+from etl_project.alerting.messengers.base import AlertMessage
 
 
 class DryRunMessenger:

@@ -1,0 +1,37 @@
+"""What a failed load means: transient (try again) or terminal (a bug or a data problem: trying again fails the
+same way), as dlt's loader splits its errors.
+
+Transient: the connection was lost or the server is restarting (`OperationalError`, `InterfaceError`: connection
+already closed), or PostgreSQL rolled the transaction back to resolve a conflict (`TransactionRollbackError`:
+serialization failure 40001, deadlock 40P01). Re-running a batch replaces it, so a retry never duplicates.
+Everything else is terminal: the loader's own `TerminalLoadError`s (rows that do not add up), a data problem
+PostgreSQL refuses that is not a file's fault, a programming error. A file that cannot be read is neither: it is
+quarantined (`BatchFileError`) and the run goes on.
+"""
+
+from __future__ import annotations
+
+import psycopg2
+import psycopg2.extensions
+
+
+class TerminalLoadError(Exception):
+    """A load failed in a way another attempt would repeat: a bug, or data the loader cannot account for."""
+
+
+class RowsNotAccountedForError(TerminalLoadError, AssertionError):
+    """loaded + rejected differs from the rows read: a bug in the loader; the load's transaction rolls back.
+    (An AssertionError too, as it was before it had a type of its own.)"""
+
+
+#: psycopg2 errors that another attempt may not meet.
+TRANSIENT_DATABASE_ERRORS: tuple[type[psycopg2.Error], ...] = (
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    psycopg2.extensions.TransactionRollbackError,
+)
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether trying the load again may succeed (see the module's docstring)."""
+    return isinstance(err, TRANSIENT_DATABASE_ERRORS) and not isinstance(err, TerminalLoadError)
