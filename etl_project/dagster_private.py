@@ -11,6 +11,28 @@ Pinned Dagster (1.13.27): a Dagster upgrade that moves one of these fails here, 
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
+
+# The asset graph a repository resolves to (a type only): housekeeping asks it which assets and checks exist,
+# so that it never deletes a run holding what the UI shows as current.
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+
+# The origin and instance reference of a run container: the pinned run launcher of the compose deployment
+# (deployment.py) builds them itself instead of trusting a run's stored origin.
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.origin import DEFAULT_DAGSTER_ENTRY_POINT
+
+# The event log's and the check executions' tables: housekeeping finds each partition's latest materialisation
+# in one query (no public API lists them for 100k partitions), and deletes the check-execution rows of a deleted
+# run, which `DagsterInstance.delete_run` leaves behind forever.
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._utils.schedules import cron_string_iterator
 
-__all__ = ["AssetCheckEvaluationTargetMaterializationData", "cron_string_iterator"]
+__all__ = [
+    "DEFAULT_DAGSTER_ENTRY_POINT",
+    "AssetCheckEvaluationTargetMaterializationData",
+    "AssetCheckExecutionsTable",
+    "BaseAssetGraph",
+    "InstanceRef",
+    "SqlEventLogStorageTable",
+    "cron_string_iterator",
+]

@@ -26,9 +26,9 @@ from typing import Any
 
 import dagster._check as check
 from dagster import DagsterInstance
-from dagster._core.instance.ref import InstanceRef
-from dagster._core.origin import DEFAULT_DAGSTER_ENTRY_POINT
 from dagster_docker import DockerRunLauncher
+
+from etl_project.dagster_private import DEFAULT_DAGSTER_ENTRY_POINT, InstanceRef
 
 #: container_kwargs a run container must never get: each one can give it the host (or its kernel).
 FORBIDDEN_CONTAINER_KWARGS = frozenset(

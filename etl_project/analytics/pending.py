@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 import psycopg2.extensions
 
+from etl_project.store.rows import one_row
+
 
 @dataclass(frozen=True)
 class PendingChanges:
@@ -17,5 +19,5 @@ def pending_changes(conn: psycopg2.extensions.connection) -> PendingChanges:
     """The committed change-log rows a refresh would consume now (a primary-key range: cheap at any size)."""
     with conn, conn.cursor() as cur:
         cur.execute("SELECT count(*), min(change_id) FROM etl.store_daily_sales_changes")
-        count, oldest = cur.fetchone()
+        count, oldest = one_row(cur)
     return PendingChanges(count, oldest)

@@ -7,6 +7,7 @@ from pathlib import Path
 import psycopg2
 
 from etl_project.paths import LOCAL_DAGSTER_HOME
+from etl_project.store.rows import one_row
 
 
 def instance_lines(storage_url: str) -> list[str]:
@@ -19,11 +20,11 @@ def instance_lines(storage_url: str) -> list[str]:
     try:
         with conn, conn.cursor() as cur:
             cur.execute("SELECT pg_database_size(current_database()), to_regclass('runs') IS NOT NULL")
-            size, has_runs = cur.fetchone()
+            size, has_runs = one_row(cur)
             runs = None
             if has_runs:  # Dagster's own table, read-only: a count is all `etl status` needs
                 cur.execute("SELECT count(*), count(*) FILTER (WHERE status = 'FAILURE') FROM runs")
-                runs = cur.fetchone()
+                runs = one_row(cur)
     finally:
         conn.close()
     lines = ["Dagster instance:", f"  database size      {size / 1e6:,.1f} MB"]

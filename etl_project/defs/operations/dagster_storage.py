@@ -13,6 +13,8 @@ import dagster as dg
 import psycopg2
 from psycopg2 import sql
 
+from etl_project.store.rows import one_row
+
 #: The tables housekeeping deletes from (dagster 1.13 schema).
 HOUSEKEEPING_TABLES = ("event_logs", "asset_event_tags", "asset_check_executions", "runs", "run_tags")
 
@@ -36,7 +38,7 @@ def database_size_bytes(instance: dg.DagsterInstance) -> int | None:
         return None
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_database_size(current_database())")
-        size = cur.fetchone()[0]
+        size = int(one_row(cur)[0])
     conn.close()
     return size
 

@@ -9,7 +9,6 @@ import time
 from datetime import datetime, timezone
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 from etl_project.defs.operations.dagster_storage import database_size_bytes, vacuum_housekeeping_tables
 from etl_project.defs.operations.protected_runs import protected_run_ids
@@ -24,13 +23,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _code_location_asset_graph() -> BaseAssetGraph:
-    """The code location's assets and checks, whatever runs this op (a launched run, or a test in process)."""
-    from etl_project.definitions import load_definitions  # the code location imports this module
-
-    return load_definitions().resolve_asset_graph()
-
-
 @dg.op(name="delete_expired_runs")
 def delete_expired_runs_op(context: dg.OpExecutionContext, run_retention: RunRetention) -> dg.Output[int]:
     """Deletes finished runs past ETL_RUN_RETENTION_DAYS (failed: ETL_FAILED_RUN_RETENTION_DAYS) with their
@@ -42,7 +34,8 @@ def delete_expired_runs_op(context: dg.OpExecutionContext, run_retention: RunRet
     started = time.monotonic()
     now = _now()
     size_before = database_size_bytes(instance)
-    protected = protected_run_ids(instance, _code_location_asset_graph())
+    # the repository this run came from: the code location's assets and checks
+    protected = protected_run_ids(instance, context.repository_def.asset_graph)
     tally = delete_expired_runs(
         instance,
         now,
@@ -59,7 +52,7 @@ def delete_expired_runs_op(context: dg.OpExecutionContext, run_retention: RunRet
         f"Deleted {tally.deleted} runs {tally.deleted_by_status}; kept {tally.kept_protected} past their "
         f"retention that hold a current materialisation or check; {left} expired runs left"
     )
-    metadata: dict[str, object] = {
+    metadata: dict[str, dg.RawMetadataValue] = {
         "runs_deleted": tally.deleted,
         "runs_deleted_by_status": dg.MetadataValue.json(tally.deleted_by_status),
         "runs_kept_holding_latest_materialisation": tally.kept_protected,

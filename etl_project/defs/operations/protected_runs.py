@@ -12,10 +12,9 @@ has no materialisation (a quarantined batch's reason).
 from collections.abc import Iterable, Iterator, Sequence
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 # Dagster's own table objects (no SQL text): storage ids -> run ids without deserialising every event.
-from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from etl_project.dagster_private import BaseAssetGraph, SqlEventLogStorageTable
 
 #: Storage ids looked up per query.
 _CHUNK = 5000

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 # Dagster 1.13 deletes a run's events but not its rows here (one per check evaluation); no public API does.
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from etl_project.dagster_private import AssetCheckExecutionsTable
 
 #: Runs read per page.
 _PAGE = 500
