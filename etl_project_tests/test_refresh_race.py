@@ -20,7 +20,7 @@ from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.generator.events import Event, write_batch_file
 from etl_project_tests.analytics_sensors import AnalyticsSensors
 from etl_project_tests.helpers import materialize_batches
-from etl_project_tests.sales_history import AS_OF, history_events
+from etl_testkit.sales_history import AS_OF, history_events
 
 pytestmark = pytest.mark.every_postgres_major
 
