@@ -185,12 +185,10 @@ def test_a_version_that_would_orphan_other_batches_rows_is_refused(
     assert "reload refused" in quarantined.reason
     assert isinstance(_tick(instance, resources), dg.SkipReason)  # that version is not tried again
     with FakeSlack() as slack:
+        alert_resources = {"etl_database": etl_database, "alert_channel": bot(slack)}
         for _ in range(2):  # announced once per file version, like any quarantined file
-            quarantined_file_slack_sensor(
-                dg.build_sensor_context(
-                    instance=instance, resources={"etl_database": etl_database, "alert_channel": bot(slack)}
-                )
-            )
+            context = dg.build_sensor_context(instance=instance, resources=alert_resources)
+            then_deliver(quarantined_file_slack_sensor(context).skip_message, instance, alert_resources)
     [message] = slack.messages
     assert "reload refused" in message["text"]
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from etl_project.dagster_private import BaseAssetGraph
 from etl_project.defs.operations.dagster_storage import database_size_bytes, vacuum_housekeeping_tables
 from etl_project.defs.operations.protected_runs import protected_run_ids
 from etl_project.defs.operations.run_deletion import delete_expired_runs, expired_runs_left
@@ -23,6 +24,17 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _code_location_asset_graph(context: dg.OpExecutionContext) -> BaseAssetGraph:
+    """The code location's assets and checks: those of the repository a launched run came from; a job executed
+    in process (a test, `dagster job execute`) has no repository, and then the code location is loaded here."""
+    try:
+        return context.repository_def.asset_graph
+    except Exception:  # Dagster's invariant check: no repository definition on this step's context
+        from etl_project.definitions import load_definitions  # lazily: the code location imports this module
+
+        return load_definitions().resolve_asset_graph()
+
+
 @dg.op(name="delete_expired_runs")
 def delete_expired_runs_op(context: dg.OpExecutionContext, run_retention: RunRetention) -> dg.Output[int]:
     """Deletes finished runs past ETL_RUN_RETENTION_DAYS (failed: ETL_FAILED_RUN_RETENTION_DAYS) with their
@@ -34,8 +46,7 @@ def delete_expired_runs_op(context: dg.OpExecutionContext, run_retention: RunRet
     started = time.monotonic()
     now = _now()
     size_before = database_size_bytes(instance)
-    # the repository this run came from: the code location's assets and checks
-    protected = protected_run_ids(instance, context.repository_def.asset_graph)
+    protected = protected_run_ids(instance, _code_location_asset_graph(context))
     tally = delete_expired_runs(
         instance,
         now,
