@@ -9,12 +9,14 @@ STAMP := $(VENV)/.installed
 # tests on it too, `make bench` loads on it too. Empty (make test POSTGRES_15_BIN=) skips those runs.
 POSTGRES_15_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: dev test lint format bench ui-check compose-check compose-e2e image db-stop clean help
+.PHONY: dev test docs lint format bench ui-check compose-check compose-e2e image db-stop clean help
 
 help:
 	@echo "make dev    - install, start the embedded PostgreSQL, migrate, seed history, run dg dev on 127.0.0.1:3000"
 	@echo "make test   - install and run the test suite against a real (embedded) PostgreSQL 18, then the"
 	@echo "              ingestion and alert tests again against Debian's PostgreSQL 15"
+	@echo "              (and before them lint and the documentation build, mkdocs build --strict)"
+	@echo "make docs   - serve the documentation (mkdocs.yml, docs/) on http://127.0.0.1:8000, rebuilt on each change"
 	@echo "make lint   - ruff check and format check, layer contracts (lint-imports), type check (mypy)"
 	@echo "make bench  - load-speed benchmark (vs psql copy and pandas, on PostgreSQL 18 and 15), backlog and"
 	@echo "              sensor-tick scenarios"
@@ -34,12 +36,19 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(BIN)/etl dev
 
+# The documentation, with every link and anchor checked (strict: true in mkdocs.yml): silent when it builds,
+# its whole output when it does not. Not `--quiet`: with it mkdocs drops the warnings before strict mode counts
+# them, and a broken link passes (mkdocs issue 4126). NO_MKDOCS_2_WARNING: Material's notice about MkDocs 2.
+MKDOCS_BUILD = echo "$(BIN)/mkdocs build --strict"; \
+	out=$$(NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict 2>&1) || { echo "$$out"; echo "mkdocs build --strict failed"; exit 1; }
+
 # Both runs run even if the first fails, so that one CI log shows both; either failing fails `make test`.
 test: $(STAMP) compose-tool postgresql-15
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	@$(MKDOCS_BUILD)
 	@failed=; \
 	echo "=== Test suite on the embedded PostgreSQL 18 ==="; \
 	echo "$(BIN)/python -m pytest"; \
@@ -91,7 +100,7 @@ postgresql-15:
 compose-check: compose-tool
 	docker-compose -f docker-compose.yml --env-file .env.example config -q && echo "docker-compose.yml is valid"
 
-# The deployment run for real (see the README): podman instead of a Docker engine, base images built from
+# The deployment run for real (docs/deployment.md): podman instead of a Docker engine, base images built from
 # Debian packages instead of pulled. Needs root. When it cannot run on this machine it prints why and fails
 # (exit 77 from the script), or passes with COMPOSE_E2E_ALLOW_SKIP=1 (as .ci/run does).
 COMPOSE_E2E_ALLOW_SKIP ?=
@@ -122,6 +131,9 @@ bench: $(BENCH_STAMP) postgresql-15
 		$$([ -n "$(POSTGRES_15_BIN)" ] && [ -x "$(POSTGRES_15_BIN)/initdb" ] && echo --postgres-bin "$(POSTGRES_15_BIN)") \
 		$(BENCH_ARGS)
 
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
 ui-check: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
@@ -132,4 +144,4 @@ db-stop: $(STAMP)
 
 clean:
 	-$(BIN)/etl db-stop
-	rm -rf $(VENV) .dagster_home .pgdata
+	rm -rf $(VENV) .dagster_home .pgdata .site

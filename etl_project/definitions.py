@@ -1,8 +1,8 @@
 """The code location (workspace.yaml, deploy/, the Dockerfile and `dg` all load this module).
 
 Every asset, check, job, schedule, sensor and resource is found in `etl_project/defs/`, one folder per feature,
-by `dg.load_from_defs_folder`; resources read the environment when the definitions are built (see the README's
-Configuration section). Project-wide policy is set here, once: the executor and the warning filters.
+by `dg.load_from_defs_folder`; resources read the environment when the definitions are built (see
+docs/reference/configuration.md). Project-wide policy is set here, once: the executor and the warning filters.
 """
 
 import warnings

@@ -1,4 +1,4 @@
-"""The roles of the docker-compose deployment (deploy/postgres/etl-roles.sh, which the README's legacy section
+"""The roles of the docker-compose deployment (deploy/postgres/etl-roles.sh, which docs/legacy-migration.md
 gives a DBA too): the loader migrates and loads without being a superuser, cannot run programs on the server,
 and the analyst reads and cannot write. The script itself runs, through psql, on the test server."""
 

@@ -665,7 +665,7 @@ def main() -> int:
                 ]
                 code_server = stack.container("code_server")
                 for path in files:
-                    # `docker compose cp` as in the README; docker-compose 1.x has no cp, the engine does.
+                    # `docker compose cp` as in docs/deployment.md; docker-compose 1.x has no cp, the engine does.
                     run("podman", "cp", str(path), f"{code_server}:/opt/dagster/shared_data/{path.name}")
             log(f"copied {[p.name for p in files]} into the shared volume")
 

@@ -12,7 +12,7 @@ issue's questions from the UI alone, and screenshots each answer:
 - what the file sensor did (a tick's log: "1 new file: ..."; a skipped tick's reason: "No new files among N").
 
 It fails listing every answer it could not find, after taking all the screenshots. Screenshots go to
-.ui_check/ (git-ignored); `--write-readme-images` writes them to docs/images/ for the README instead. Uses
+.ui_check/ (git-ignored); `--write-readme-images` writes them to docs/images/ for the docs (docs/concepts/ui.md) instead. Uses
 Debian's Chromium (`CHROMIUM` overrides the path) driven by Playwright; no browser is downloaded.
 """
 

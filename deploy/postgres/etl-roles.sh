@@ -10,7 +10,7 @@
 #                              `CREATE SCHEMA IF NOT EXISTS` needs that privilege even when the schema exists)
 #                              and temporary tables (the loader's validation tables).
 #   ETL_ANALYST_USER (analyst) reads etl and utilities, nothing else, in read-only transactions.
-# The same SQL, for a DBA to run on an existing server, is in the README ("Migrating from the legacy pipeline").
+# The same SQL, for a DBA to run on an existing server, is in docs/legacy-migration.md ("Roles on your server").
 set -eu
 : "${ETL_LOADER_PASSWORD:?set ETL_POSTGRES_PASSWORD in .env}"
 : "${ETL_ANALYST_PASSWORD:?set ETL_ANALYST_PASSWORD in .env}"

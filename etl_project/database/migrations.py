@@ -36,7 +36,7 @@ class LegacyDatabaseError(RuntimeError):
 LEGACY_DATABASE_MESSAGE = (
     "This database holds the legacy pipeline's schema (etl.raw_events without the platform's migrations). "
     "Run `etl adopt-legacy` once to convert it in place (one transaction, no row lost); "
-    "see README 'Migrating from the legacy pipeline'."
+    "see docs/legacy-migration.md, 'Migrating from the legacy pipeline'."
 )
 
 

@@ -1,4 +1,4 @@
-"""The shared resources of every feature, configured from the environment (see the README's Configuration).
+"""The shared resources of every feature, configured from the environment (docs/reference/configuration.md).
 
 `etl_database` (EtlDatabase: ETL_DATABASE_URL, or the embedded PostgreSQL; ETL_TIMEZONE) and
 `shared_directory` (SharedDirectory: ETL_SHARED_DATA_DIR, ETL_FILE_SETTLE_SECONDS). The classes are in

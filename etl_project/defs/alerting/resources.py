@@ -1,5 +1,5 @@
-"""Where alerts go (AlertChannel), configured from SLACK_* and DAGSTER_WEBSERVER_URL (see the README's Sales
-analytics and alerts section)."""
+"""Where alerts go (AlertChannel), configured from SLACK_* and DAGSTER_WEBSERVER_URL (see
+docs/reference/configuration.md)."""
 
 import logging
 

@@ -1,5 +1,5 @@
 """The rule of sales-drop alerting (SalesDropRules): thresholds, the as-of day and when a day's verdict is
-due, configured from ETL_SALES_DROP_*, ETL_TIMEZONE (see the README's Sales analytics and alerts section).
+due, configured from ETL_SALES_DROP_*, ETL_TIMEZONE (docs/reference/configuration.md).
 Where alerts go is the alerting feature's AlertChannel.
 """
 
