@@ -38,6 +38,9 @@ def run_failure_message(job_name: str, run_id: str, error_line: str, link: str) 
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Posts each failed run to Slack once: the job, the error's first line and a link to the run.",
+    # Runs made in another process (`etl quarantine retry|drop`, `dagster job execute`) carry no code-location
+    # origin and would be missed otherwise; the instance serves this one code location.
+    monitor_all_code_locations=True,
 )
 def run_failure_slack_sensor(
     context: dg.RunFailureSensorContext, etl_database: EtlDatabase, alert_channel: AlertChannel
