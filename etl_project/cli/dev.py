@@ -75,7 +75,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         "DAGSTER_WEBSERVER_URL": ui_url,
     }
     print(f"ETL database: {redact_url(etl_url)}")
-    print(f"Dagster UI:   http://{args.host}:{args.port} (links in alerts: {ui_url})")
+    print(f"Dagster UI:   http://{args.host}:{args.port} (links in alerts: {redact_url(ui_url)})")
     command = dev_command(args.host, args.port)
     os.chdir(PROJECT_ROOT)
     os.execve(command[0], command, env)

@@ -8,6 +8,7 @@ import argparse
 import os
 from pathlib import Path
 
+from etl_project.cli.errors import CommandError, dagster_console_config
 from etl_project.cli.settings import dagster_storage_url, etl_database
 from etl_project.loading import quarantined_files
 from etl_project.paths import LOCAL_DAGSTER_HOME
@@ -43,19 +44,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(batch_id: str, action: str) -> int:
+def _run(args: argparse.Namespace, action: str) -> int:
     from etl_project.definitions import build_resources
+    from etl_project.defs.alerting.run_failure_sensor import first_error_line
     from etl_project.defs.ingestion.quarantine import quarantined_batch_job
 
+    batch_id = args.batch_id
     with _dagster_instance() as instance:
         result = quarantined_batch_job.execute_in_process(
             run_config={
-                "ops": {"handle_quarantined_batch": {"config": {"batch_id": batch_id, "action": action}}}
+                "ops": {"handle_quarantined_batch": {"config": {"batch_id": batch_id, "action": action}}},
+                **dagster_console_config(args),
             },
             instance=instance,
             resources=build_resources(),
             raise_on_error=False,
         )
+        error = None if result.success else first_error_line(instance, result.run_id, "the run failed")
     if result.success:
         done = (
             "loaded"
@@ -64,20 +69,22 @@ def _run(batch_id: str, action: str) -> int:
         )
         print(f"Batch {escape_control(batch_id)!r} {done} (run {result.run_id}).")
         return 0
-    error = result.failure_data_for_node("handle_quarantined_batch").error
-    print(
-        f"etl quarantine {action}: {escape_control(error.message.strip()) if error else 'the run failed'} "
-        f"(run {result.run_id})"
-    )
-    return 1
+    raise CommandError(escape_control(error), hint=f"{_NEXT_STEP[action]} (run {result.run_id} in the UI)")
+
+
+#: What to do after a failed retry or drop (the error line says what went wrong).
+_NEXT_STEP = {
+    "retry": "fix or replace the file, then retry; or give up on it: `etl quarantine drop BATCH`",
+    "drop": "see `etl quarantine list` for the quarantined batches",
+}
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    return _run(args.batch_id, "retry")
+    return _run(args, "retry")
 
 
 def cmd_drop(args: argparse.Namespace) -> int:
-    return _run(args.batch_id, "drop")
+    return _run(args, "drop")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
