@@ -231,7 +231,10 @@ def test_file_level_problems_name_the_file_and_the_problem(instance, resources, 
 
     assert result.success
     assert "broken.csv: " + problem in quarantine_reason(instance, "broken")
-    assert not instance.get_materialized_partitions(dg.AssetKey("raw_events"))
+    # raw_events' partition says why, holding none of the file's rows; the event tables get nothing
+    raw = instance.get_latest_materialization_event(dg.AssetKey("raw_events")).asset_materialization
+    assert raw.partition == "broken" and raw.metadata["dagster/row_count"].value == 0
+    assert not instance.get_materialized_partitions(dg.AssetKey("sales"))
 
 
 def test_header_only_file_is_an_empty_batch(instance, resources, shared_dir, db):
