@@ -22,7 +22,7 @@ from etl_project.defs.ingestion.checks import (
     readable_evaluation,
 )
 from etl_project.defs.ingestion.integrity import references_evaluation
-from etl_project.defs.ingestion.quarantine_notice import quarantine_notice
+from etl_project.defs.ingestion.quarantine_notice import quarantine_notice, quarantined_row_checks
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.defs.ingestion.row_accounting import ROW_ACCOUNTING, file_accounting, table_accounting
 from etl_project.loading import (
@@ -154,6 +154,8 @@ def _quarantine(
     [record] = [f for f in quarantined_files(conn) if f.batch_id == batch_id]
     yield quarantine_notice(RAW_EVENTS, batch_id, path.name, problem, record.earlier_version_loaded)
     yield readable_evaluation(instance, RAW_EVENTS, batch_id, path.name, problem)
+    if not record.earlier_version_loaded:  # else the loaded version's row checks still hold
+        yield from quarantined_row_checks(RAW_EVENTS, batch_id, path.name)
 
 
 def load_and_report(

@@ -7,11 +7,19 @@ entries". So a batch never loaded gets a materialisation of raw_events that hold
 nothing, so nothing downstream refreshes. A batch whose earlier, readable version is still loaded keeps that
 version's materialisation (still true of the tables) and gets an observation after it, which the page shows
 beside it.
+
+The run that quarantines a never-loaded batch also planned its row checks (rows_accounted_for, rejected_share)
+for its partition; left unevaluated they would show as Skipped next to a latest execution that passed. They are
+evaluated as passed with nothing to count, saying why: the one failed check of the partition is then
+batch_file_readable, with the reason.
 """
 
 from __future__ import annotations
 
 import dagster as dg
+
+from etl_project.defs.ingestion.checks import REJECTED_SHARE, ROWS_ACCOUNTED_FOR
+from etl_project.schemas import EVENT_SCHEMAS
 
 QUARANTINED = "quarantined: not loaded"
 QUARANTINED_KEEPING_EARLIER = "this version quarantined: the earlier, loaded version is kept"
@@ -48,3 +56,25 @@ def quarantine_notice(
         description=f"Quarantined, nothing of {filename} was loaded: {problem}",
         metadata={**metadata, "dagster/row_count": 0},
     )
+
+
+def quarantined_row_checks(
+    raw_events: dg.AssetKey, batch_id: str, filename: str
+) -> list[dg.AssetCheckEvaluation]:
+    """The row checks of a never-loaded batch's partition: nothing loaded, nothing rejected, nothing to count."""
+    assets = [raw_events, *(dg.AssetKey(schema.table) for schema in EVENT_SCHEMAS)]
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=asset,
+            check_name=check,
+            passed=True,
+            partition=batch_id,
+            description=(
+                "Nothing to count: the file was quarantined whole, no row of it loaded or rejected "
+                "(batch_file_readable says why)."
+            ),
+            metadata={"file": filename, "status": QUARANTINED, "rows_loaded": 0, "rows_rejected": 0},
+        )
+        for asset in assets
+        for check in (ROWS_ACCOUNTED_FOR, REJECTED_SHARE)
+    ]
