@@ -86,10 +86,10 @@ def test_retry_of_a_file_still_unreadable_fails_with_the_reason(home_instance, r
 
     assert main(["quarantine", "retry", "still_bad"]) == 1
 
-    assert "still unreadable: still_bad.csv: the file is empty" in capsys.readouterr().out
+    assert "still unreadable: still_bad.csv: the file is empty" in capsys.readouterr().err
     assert "the file is empty" in quarantine_reason(home_instance, "still_bad")
     assert main(["quarantine", "retry", "never_seen"]) == 1
-    assert "'never_seen' is not quarantined (quarantined now: ['still_bad'])" in capsys.readouterr().out
+    assert "'never_seen' is not quarantined (quarantined now: ['still_bad'])" in capsys.readouterr().err
 
 
 def test_drop_deletes_the_partition_and_the_sensor_reloads_the_file_only_once_it_changes(
@@ -125,7 +125,7 @@ def test_drop_is_refused_while_an_earlier_version_is_loaded(home_instance, resou
 
     assert main(["quarantine", "drop", "was_good"]) == 1
 
-    assert "still holds the rows of an earlier, readable version" in capsys.readouterr().out
+    assert "still holds the rows of an earlier, readable version" in capsys.readouterr().err
     assert _status(db, "was_good") == "quarantined" and count_rows(db, "was_good")["sales"] > 0
     assert "was_good" in home_instance.get_dynamic_partitions(batch_partitions.name)
     assert check_evaluations(home_instance, "raw_events", "batch_file_readable")["was_good"].passed is False

@@ -9,7 +9,9 @@ issue's questions from the UI alone, and screenshots each answer:
 - which rows of a batch were rejected and why (the `rejected_rows` table of its materialisation);
 - why a file was quarantined (the `batch_file_readable` check of its partition, with the reason);
 - which stores dropped (the `flagged_stores` table of sales_drop_check);
-- what the file sensor did (a tick's log: "1 new file: ..."; a skipped tick's reason: "No new files among N").
+- what the file sensor did (a tick's log: "1 new file: ..."; a skipped tick's reason: "No new files among N");
+- the quarantined file's reason and next step on its partition page, and no ingestion check shown as Skipped;
+- a failed `etl quarantine retry` (run by this script) announced by run_failure_slack_sensor.
 
 It fails listing every answer it could not find, after taking all the screenshots. Screenshots go to
 .ui_check/ (git-ignored); `--write-readme-images` writes them to docs/images/ for the docs (docs/concepts/ui.md) instead. Uses
@@ -141,6 +143,7 @@ class UiCheck:
         needs_data: bool = False,
         reveal: Callable[[Page], None] | None = None,
         also_at: tuple[str, ...] = (),
+        never: tuple[str, ...] = (),
     ) -> bool:
         """Open `path` (and `reveal` what is behind a click or hover) until it, or one of the pages `also_at`,
         shows all `texts`, reloading while data is still arriving; then screenshot."""
@@ -163,6 +166,13 @@ class UiCheck:
                 break
             time.sleep(5)
         self.page.screenshot(path=str(self.images / image))
+        contradicting = [t for t in never if self._shows(t, wait_ms=1_000)]
+        if contradicting:
+            self.missing.append(
+                f"{what}: {path} also shows {', '.join(map(repr, contradicting))} (see {image})"
+            )
+            print(f"MISSING: {self.missing[-1]}")
+            return False
         if absent or not wanted:
             self.missing.append(
                 f"{what}: {path} does not show {', '.join(map(repr, absent)) or 'its data'} (see {image})"
@@ -199,6 +209,40 @@ def _show_the_quarantined_partitions_evaluation(page: Page) -> None:
     page.get_by_text(UNREADABLE_BATCH, exact=True).first.click(timeout=10_000)
     page.wait_for_load_state("networkidle")
     page.get_by_text("missing column").first.scroll_into_view_if_needed(timeout=10_000)
+
+
+def _show_a_tick_announcing_the_failed_retry(page: Page) -> None:
+    """Hover the skipped ticks of run_failure_slack_sensor until one says it queued the retry's failure."""
+    rows = page.locator("tr").filter(has_text="0 runs requested")
+    for i in range(min(rows.count(), 20)):
+        rows.nth(i).locator("td").nth(1).locator("span").first.hover(timeout=5_000)
+        page.wait_for_timeout(500)
+        if page.get_by_text("quarantined_batch_job failed").count():
+            return
+
+
+def retry_the_unreadable_file(env: dict[str, str], etl_url: str) -> str:
+    """`etl quarantine retry` of the wrong-header file, once it is quarantined: a run that fails (the file is
+    still broken), which run_failure_slack_sensor must announce. Returns what the command printed."""
+    deadline = time.time() + DATA_TIMEOUT_S
+    while time.time() < deadline:
+        with EtlDatabase(url=etl_url).connect() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT 1 FROM utilities.processed_files WHERE batch_id = %s AND status = 'quarantined'",
+                (UNREADABLE_BATCH,),
+            )
+            if cur.fetchone():
+                break
+        time.sleep(5)
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "etl"), "quarantine", "retry", UNREADABLE_BATCH],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.stdout + done.stderr
 
 
 def _dropping_store_names(etl_url: str) -> Callable[[], list[str]]:
@@ -267,6 +311,29 @@ def check_ui(check: UiCheck, etl_url: str) -> None:
         reveal=_show_the_quarantined_partitions_evaluation,
     )
     check.answer(
+        "why a file was quarantined, on its partition page",
+        f"/assets/raw_events?view=partitions&partition={UNREADABLE_BATCH}",
+        ["quarantined: not loaded", "missing column", f"etl quarantine retry {UNREADABLE_BATCH}"],
+        "quarantined-partition.png",
+        needs_data=True,
+    )
+    check.answer(
+        "no check of the ingestion contradicts another (none skipped)",
+        "/assets/raw_events?view=checks",
+        ["batch_file_readable", "rows_accounted_for", "rejected_share"],
+        "raw-events-checks.png",
+        needs_data=True,
+        never=("Skipped",),
+    )
+    check.answer(
+        "the failed `etl quarantine retry` announced",
+        "/locations/etl_project/sensors/run_failure_slack_sensor",
+        ["quarantined_batch_job failed"],
+        "failed-retry-announced.png",
+        needs_data=True,
+        reveal=_show_a_tick_announcing_the_failed_retry,
+    )
+    check.answer(
         "sales_drop_check listed",
         "/assets/store_daily_sales?view=checks",
         ["sales_drop_check"],
@@ -319,6 +386,8 @@ def main() -> int:
             except SystemExit:
                 print(log_path.read_text()[-5000:])
                 raise
+            printed = retry_the_unreadable_file(env, etl_url)
+            print(f"etl quarantine retry {UNREADABLE_BATCH}: {printed.strip()}")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

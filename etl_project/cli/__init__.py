@@ -13,6 +13,8 @@ etl rebuild-analytics   rebuild store_daily_sales from all sales (refreshes are 
 
 Each command lives in a module of this package with a `register(subparsers)` function; a new command is a new
 module added to COMMAND_MODULES. Every option needs help text; its default is appended to it (HelpWithDefaults).
+A command's one-line help is its description too, unless it gives a longer one. Errors are one or two lines
+(errors.py); `--verbose` or ETL_DEBUG=1 adds the traceback.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 from collections.abc import Iterator
 
 from etl_project.cli import analytics, database, dev, generate, quarantine, status
+from etl_project.cli.errors import DEBUG_ENV, run_command
 
 COMMAND_MODULES = [dev, database, generate, status, quarantine, analytics]
 
@@ -40,15 +43,35 @@ class HelpWithDefaults(argparse.HelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="etl",
-        description=__doc__.split("\n\nEach command")[0],
-        formatter_class=argparse.RawTextHelpFormatter,
+        description="The platform's command line. `etl COMMAND --help` describes a command and its options.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     for module in COMMAND_MODULES:
         module.register(sub)
     for command in subcommands(parser):
         command.formatter_class = HelpWithDefaults
+        # argparse's default would override a --verbose given before the command: only an explicit one counts
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+        command.set_defaults(command_name=command.prog)
+    _describe_by_help(parser)
     return parser
+
+
+VERBOSE_HELP = (
+    f"on an error, print the traceback and Dagster's run log too (default: off; or set {DEBUG_ENV}=1)"
+)
+
+
+def _describe_by_help(parser: argparse.ArgumentParser) -> None:
+    """A command without a description of its own shows its one-line help under `etl COMMAND --help`."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for listed in action._choices_actions:
+                command = action.choices[listed.dest]
+                if not command.description and listed.help:
+                    command.description = listed.help[0].upper() + listed.help[1:] + "."
+                _describe_by_help(command)
 
 
 def subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
@@ -62,4 +85,4 @@ def subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentPa
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    return run_command(args.func, args)

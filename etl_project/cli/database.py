@@ -64,7 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     db_url.set_defaults(func=cmd_db_url)
     sub.add_parser("db-stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_db_stop)
-    sub.add_parser("migrate", help="apply SQL migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser(
+        "migrate",
+        help="apply the SQL migrations of etl_db/migrations (every process also does on connecting)",
+    ).set_defaults(func=cmd_migrate)
     sub.add_parser(
         "adopt-legacy",
         help="convert a legacy pipeline's database in place, once: every row and id kept, one transaction",

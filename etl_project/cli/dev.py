@@ -10,11 +10,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from etl_project.cli.settings import dagster_storage_url, etl_database, etl_database_url, migrate
+from etl_project.cli.terminal_log import run_filtered
 from etl_project.generator.events import generate_history
 from etl_project.generator.from_database import DatabaseIds
 from etl_project.paths import DEFAULT_SHARED_DATA_DIR, LOCAL_DAGSTER_HOME, PROJECT_ROOT
 from etl_project.resources.postgres import redact_url
 
+#: What the terminal of `etl dev` shows of the Dagster services and every run (terminal_log.py).
+LOG_LEVELS = ("warning", "info", "debug")
+DEFAULT_LOG_LEVEL = "warning"
 #: Hosts that mean "every interface": links in alerts use this machine's name instead.
 ANY_INTERFACE = {"0.0.0.0", "::", ""}
 
@@ -33,7 +37,7 @@ def alert_link_base(host: str, port: int, environ: Mapping[str, str]) -> str:
     return environ.get("DAGSTER_WEBSERVER_URL") or webserver_url(host, port)
 
 
-def dev_command(host: str, port: int) -> list[str]:
+def dev_command(host: str, port: int, log_level: str = DEFAULT_LOG_LEVEL) -> list[str]:
     """`dg dev` (Dagster 1.13's dev server: webserver, daemon with the sensors and schedules, code server)."""
     dg_cli = Path(sys.executable).with_name("dg")
     return [
@@ -45,6 +49,10 @@ def dev_command(host: str, port: int) -> list[str]:
         host,
         "--port",
         str(port),
+        # the services' own log at info at least (the webserver's "Serving ... on" line); run_filtered shows
+        # what log_level asks for of it and of the runs and code servers
+        "--log-level",
+        "debug" if log_level == "debug" else "info",
     ]
 
 
@@ -75,11 +83,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
         "DAGSTER_WEBSERVER_URL": ui_url,
     }
     print(f"ETL database: {redact_url(etl_url)}")
-    print(f"Dagster UI:   http://{args.host}:{args.port} (links in alerts: {ui_url})")
-    command = dev_command(args.host, args.port)
+    print(f"Dagster UI:   http://{args.host}:{args.port} (links in alerts: {redact_url(ui_url)})")
+    if args.log_level == DEFAULT_LOG_LEVEL:
+        print(
+            "This terminal shows warnings and errors; each run's full log is in the UI (--log-level info: more)."
+        )
+    sys.stdout.flush()
     os.chdir(PROJECT_ROOT)
-    os.execve(command[0], command, env)
-    return 0  # not reached
+    return run_filtered(dev_command(args.host, args.port, args.log_level), env, args.log_level)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -92,5 +103,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     dev.add_argument("--port", type=int, default=3000, help="port of the UI")
     dev.add_argument(
         "--no-history", action="store_true", help="do not seed sample history into an empty shared directory"
+    )
+    dev.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=DEFAULT_LOG_LEVEL,
+        help="what this terminal shows of the Dagster services and of every run (the UI keeps every run's log)",
     )
     dev.set_defaults(func=cmd_dev)

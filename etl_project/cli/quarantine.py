@@ -8,6 +8,7 @@ import argparse
 import os
 from pathlib import Path
 
+from etl_project.cli.errors import CommandError, dagster_console_config
 from etl_project.cli.settings import dagster_storage_url, etl_database
 from etl_project.loading import quarantined_files
 from etl_project.paths import LOCAL_DAGSTER_HOME
@@ -43,14 +44,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(batch_id: str, action: str) -> int:
+def _run(args: argparse.Namespace, action: str) -> int:
     from etl_project.definitions import load_definitions  # the code location, as the UI runs the job
 
     job = load_definitions().get_job_def("quarantined_batch_job")  # with the code location's resources
+    batch_id = args.batch_id
     with _dagster_instance() as instance:
         result = job.execute_in_process(
             run_config={
-                "ops": {"handle_quarantined_batch": {"config": {"batch_id": batch_id, "action": action}}}
+                "ops": {"handle_quarantined_batch": {"config": {"batch_id": batch_id, "action": action}}},
+                **dagster_console_config(args),
             },
             instance=instance,
             raise_on_error=False,
@@ -65,19 +68,26 @@ def _run(batch_id: str, action: str) -> int:
         return 0
     failure = result.failure_data_for_node("handle_quarantined_batch")
     error = failure.error if failure is not None else None
-    print(
-        f"etl quarantine {action}: {escape_control(error.message.strip()) if error else 'the run failed'} "
-        f"(run {result.run_id})"
-    )
-    return 1
+    while error is not None and error.cause is not None and error.message.startswith("dagster."):
+        error = error.cause  # Dagster wraps a user error; the innermost cause says what happened
+    line = (error.message.strip().splitlines() or ["the run failed"])[0] if error else "the run failed"
+    line = line.removeprefix("dagster._core.definitions.events.Failure: ")
+    raise CommandError(escape_control(line), hint=f"{_NEXT_STEP[action]} (run {result.run_id} in the UI)")
+
+
+#: What to do after a failed retry or drop (the error line says what went wrong).
+_NEXT_STEP = {
+    "retry": "fix or replace the file, then retry; or give up on it: `etl quarantine drop BATCH`",
+    "drop": "see `etl quarantine list` for the quarantined batches",
+}
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    return _run(args.batch_id, "retry")
+    return _run(args, "retry")
 
 
 def cmd_drop(args: argparse.Namespace) -> int:
-    return _run(args.batch_id, "drop")
+    return _run(args, "drop")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

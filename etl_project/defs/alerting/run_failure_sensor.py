@@ -32,6 +32,9 @@ def first_error_line(instance: dg.DagsterInstance, run_id: str, fallback: str) -
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Queues a Slack alert for each failed run, once: the job, the error's first line, a link to it.",
+    # Runs made in another process (`etl quarantine retry|drop`, `dagster job execute`) carry no code-location
+    # origin and would be missed otherwise; the instance serves this one code location.
+    monitor_all_code_locations=True,
 )
 def run_failure_slack_sensor(
     context: dg.RunFailureSensorContext, etl_database: EtlDatabase, alert_channel: AlertChannel

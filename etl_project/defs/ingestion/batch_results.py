@@ -23,7 +23,9 @@ from etl_project.defs.ingestion.checks import (
     readable_evaluation,
 )
 from etl_project.defs.ingestion.integrity import references_evaluation
+from etl_project.defs.ingestion.quarantine_notice import quarantine_notice, quarantined_row_checks
 from etl_project.defs.ingestion.resources import DataQualityLimits
+from etl_project.defs.ingestion.row_accounting import ROW_ACCOUNTING, file_accounting, table_accounting
 from etl_project.loading import (
     BatchAccounting,
     BatchFileError,
@@ -36,6 +38,7 @@ from etl_project.loading import (
     first_rejected_rows,
     is_loaded,
     load_batch,
+    quarantined_files,
     record_quarantined,
     seen_again_unchanged,
 )
@@ -44,6 +47,7 @@ from etl_project.resources.shared_directory import UnsafeBatchFileError
 from etl_project.schemas import EVENT_SCHEMAS
 
 RAW_EVENTS = dg.AssetKey("raw_events")
+_EVENT_TYPES = {schema.table: schema.event_type for schema in EVENT_SCHEMAS}
 
 BatchEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation | dg.AssetObservation
 
@@ -94,6 +98,7 @@ def _materializations(
             RAW_EVENTS,
             partition=batch_id,
             metadata={
+                ROW_ACCOUNTING: file_accounting(accounting.file, report.raw_events),
                 "file": report.filename,
                 "checksum_sha256": report.checksum_sha256,
                 "size_bytes": report.size_bytes,
@@ -114,6 +119,7 @@ def _materializations(
                 schema.table,
                 partition=batch_id,
                 metadata={
+                    ROW_ACCOUNTING: table_accounting(accounting.tables[schema.table], schema.event_type),
                     "file": report.filename,
                     "dagster/row_count": report.loaded[schema.table],
                     **_rejections_metadata(accounting.tables[schema.table], rejected[schema.table]),
@@ -146,7 +152,11 @@ def _quarantine(
     """Record the file as quarantined and fail its own partition's batch_file_readable check; the run goes on."""
     log.error(f"Batch {batch_id!r} quarantined, not loaded: {problem}")
     record_quarantined(conn, batch_id, path, problem)
+    [record] = [f for f in quarantined_files(conn) if f.batch_id == batch_id]
+    yield quarantine_notice(RAW_EVENTS, batch_id, path.name, problem, record.earlier_version_loaded)
     yield readable_evaluation(instance, RAW_EVENTS, batch_id, path.name, problem)
+    if not record.earlier_version_loaded:  # else the loaded version's row checks still hold
+        yield from quarantined_row_checks(RAW_EVENTS, batch_id, path.name)
 
 
 def load_and_report(
@@ -227,6 +237,7 @@ def replay_results(
             table,
             partition=batch_id,
             metadata={
+                ROW_ACCOUNTING: table_accounting(account, _EVENT_TYPES[table]),
                 "late_rows_loaded": rows,
                 "source": "replay",
                 "file": accounting.filename,

@@ -1,0 +1,65 @@
+"""Every failed run is announced once, whoever launched it: here a run made by `etl quarantine retry`, which runs
+quarantined_batch_job in the command's own process (no code-location origin), seen by run_failure_slack_sensor
+evaluated as the daemon evaluates it (with the code location's origin)."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pytest
+from dagster._core.remote_origin import RegisteredCodeLocationOrigin
+
+from etl_project.cli import main
+from etl_project.defs.alerting.resources import AlertChannel
+from etl_project.defs.alerting.run_failure_sensor import run_failure_slack_sensor
+from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
+from etl_project_tests.helpers import materialize_batches
+
+pytestmark = pytest.mark.every_postgres_major
+
+
+@pytest.fixture
+def home_instance(tmp_path, monkeypatch, database_url, shared_dir) -> Iterator[dg.DagsterInstance]:
+    """The instance and settings the `etl` command finds in its environment, as on a developer's machine."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
+    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
+    monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+def _daemon_tick(instance: dg.DagsterInstance, cursor: str | None, resources: dict):
+    """One evaluation of the sensor as the daemon makes it: in the code location `etl_project`."""
+    context = dg.SensorEvaluationContext(
+        instance_ref=None,
+        instance=instance,
+        cursor=cursor,
+        repository_name="__repository__",
+        sensor_name=run_failure_slack_sensor.name,
+        resources=resources,
+        code_location_origin=RegisteredCodeLocationOrigin("etl_project"),
+    )
+    return run_failure_slack_sensor.evaluate_tick(context)
+
+
+def test_a_failed_retry_from_the_cli_is_announced_once(home_instance, resources, shared_dir, etl_database):
+    (shared_dir / "still_bad.csv").write_bytes(b"")
+    materialize_batches(home_instance, resources, ["still_bad"])
+    with FakeSlack() as slack:
+        channel = AlertChannel(
+            slack_bot_token=BOT_TOKEN, slack_channel="#alerts", slack_api_url=slack.api_url
+        )
+        sensor_resources = {"etl_database": etl_database, "alert_channel": channel}
+        cursor = _daemon_tick(home_instance, None, sensor_resources).cursor  # the sensor starts
+
+        assert main(["quarantine", "retry", "still_bad"]) == 1
+
+        tick = _daemon_tick(home_instance, cursor, sensor_resources)
+        again = _daemon_tick(home_instance, tick.cursor, sensor_resources)
+    [message] = slack.messages
+    assert "Run of quarantined_batch_job failed" in message["text"]
+    assert "still unreadable: still_bad.csv: the file is empty" in message["text"]
+    assert "quarantined_batch_job failed, queued" in tick.skip_message
+    assert not again.skip_message or "quarantined_batch_job" not in again.skip_message

@@ -1,0 +1,59 @@
+"""While a quarantined file waits, its one failed check is batch_file_readable (no check of it shows as skipped);
+dealt with, it leaves no failed or skipped check behind: after a quarantined file is dropped, or fixed
+and retried, every check of the ingestion assets shows only passed partitions, as the asset graph rolls them up
+(any partition failed: Failed; any skipped: the yellow count)."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pytest
+
+from etl_project.cli import main
+from etl_project.defs.ingestion.assets import batch_event_tables
+from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project_tests.helpers import materialize_batches, write_generated_batch
+
+WRONG_HEADER = b'"id","name"\n"1","x"\n'
+ALL_CHECKS = {f"{key.asset_key.to_user_string()}:{key.name}" for key in batch_event_tables.check_keys}
+
+
+@pytest.fixture
+def home_instance(tmp_path, monkeypatch, database_url, shared_dir) -> Iterator[dg.DagsterInstance]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
+    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
+    monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+def _statuses(instance: dg.DagsterInstance) -> dict[str, set[str]]:
+    """Every status any existing partition of any ingestion check has, with the checks showing it."""
+    keys = list(batch_event_tables.check_keys)
+    with dg.partition_loading_context(dynamic_partitions_store=instance):
+        states = instance.event_log_storage.get_asset_check_state([(key, batch_partitions) for key in keys])
+    found: dict[str, set[str]] = {}
+    for key, state in states.items():
+        for status, subset in state.subsets.items():
+            if not subset.is_empty:
+                found.setdefault(status.value, set()).add(f"{key.asset_key.to_user_string()}:{key.name}")
+    return found
+
+
+@pytest.mark.parametrize("action", ["drop", "retry"])
+def test_a_quarantined_file_dealt_with_leaves_every_check_passed(
+    home_instance, resources, shared_dir, action
+):
+    write_generated_batch(shared_dir, "a_good")
+    (shared_dir / "b_bad.csv").write_bytes(WRONG_HEADER)
+    materialize_batches(home_instance, resources, ["a_good", "b_bad"])  # one run, as the sensor's
+    # before: the file's one failed check says why; no check of its partition shows as skipped
+    assert _statuses(home_instance) == {"SUCCEEDED": ALL_CHECKS, "FAILED": {"raw_events:batch_file_readable"}}
+
+    if action == "retry":
+        write_generated_batch(shared_dir, "b_bad", seed=2)  # fixed
+    assert main(["quarantine", action, "b_bad"]) == 0
+
+    assert set(_statuses(home_instance)) == {"SUCCEEDED"}
