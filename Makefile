@@ -137,7 +137,7 @@ docs: $(STAMP)
 ui-check: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
-	$(BIN)/python scripts/ui_check.py $(UI_CHECK_ARGS)
+	$(BIN)/python -m scripts.ui_check $(UI_CHECK_ARGS)
 
 db-stop: $(STAMP)
 	$(BIN)/etl db-stop

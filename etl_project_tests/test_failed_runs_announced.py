@@ -11,8 +11,8 @@ from dagster._core.remote_origin import RegisteredCodeLocationOrigin
 from etl_project.cli import main
 from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.defs.alerting.run_failure_sensor import run_failure_slack_sensor
-from etl_project_tests.fake_slack import BOT_TOKEN, FakeSlack
-from etl_project_tests.helpers import materialize_batches
+from etl_project_tests.helpers import materialize_batches, then_deliver
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
 
 pytestmark = pytest.mark.every_postgres_major
 
@@ -58,6 +58,7 @@ def test_a_failed_retry_from_the_cli_is_announced_once(home_instance, resources,
 
         tick = _daemon_tick(home_instance, cursor, sensor_resources)
         again = _daemon_tick(home_instance, tick.cursor, sensor_resources)
+        then_deliver("", home_instance, sensor_resources)  # the outbox's one sender
     [message] = slack.messages
     assert "Run of quarantined_batch_job failed" in message["text"]
     assert "still unreadable: still_bad.csv: the file is empty" in message["text"]

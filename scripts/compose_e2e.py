@@ -44,13 +44,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from etl_project.generator.events import write_batch_file
+from etl_testkit.batch_files import TABLES, write_generated_batch
+from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
+from etl_testkit.sales_history import AS_OF, history_events
 
-from etl_project.generator.events import write_batch_file  # noqa: E402
-from etl_testkit.batch_files import TABLES, write_generated_batch  # noqa: E402
-from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
-from etl_testkit.sales_history import AS_OF, history_events  # noqa: E402
+#: The repository's root (run as `python -m scripts.<name>` from it).
+ROOT = Path(__file__).resolve().parent.parent
 
 PROJECT = "etl_project_e2e"
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -164,7 +164,7 @@ chmod 660 "$SOCKET"
 # --- 5. the stack -------------------------------------------------------------------------------------
 [ -x .venv/bin/python ] || make .venv/.installed >/dev/null
 step "docker-compose.yml up and the checks (scripts/compose_e2e.py)"
-.venv/bin/python scripts/compose_e2e.py --socket "$SOCKET" --work-dir "$WORK" --etl-image "$ETL_IMAGE" \
+.venv/bin/python -m scripts.compose_e2e --socket "$SOCKET" --work-dir "$WORK" --etl-image "$ETL_IMAGE" \
     --postgres-image "$POSTGRES_IMAGE" --proxy-image "$PROXY_IMAGE"
 step "passed"
 }

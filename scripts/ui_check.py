@@ -36,14 +36,14 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, sync_playwright
 from psycopg2 import sql
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from etl_project.database.embedded import embedded_server_uri, with_database
+from etl_project.generator.events import generate_history
+from etl_project.generator.from_database import DatabaseIds
+from etl_project.resources import EtlDatabase
+from etl_testkit.batch_files import write_raw_batch
 
-from etl_project.database.embedded import embedded_server_uri, with_database  # noqa: E402
-from etl_project.generator.events import generate_history  # noqa: E402
-from etl_project.generator.from_database import DatabaseIds  # noqa: E402
-from etl_project.resources import EtlDatabase  # noqa: E402
-from etl_testkit.batch_files import write_raw_batch  # noqa: E402
+#: The repository's root (run as `python -m scripts.<name>` from it).
+ROOT = Path(__file__).resolve().parent.parent
 
 README_IMAGES = ROOT / "docs" / "images"
 LOCAL_IMAGES = ROOT / ".ui_check"
