@@ -141,6 +141,19 @@ def resources(etl_database: EtlDatabase, shared_directory: SharedDirectory) -> d
 
 
 @pytest.fixture
+def home_instance(tmp_path, monkeypatch, database_url, shared_dir) -> Iterator[dg.DagsterInstance]:
+    """The instance and settings the `etl` command finds in its environment, as on a developer's machine."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
+    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
+    monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+@pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as inst:
         yield inst

@@ -2,8 +2,6 @@
 quarantined_batch_job in the command's own process (no code-location origin), seen by run_failure_slack_sensor
 evaluated as the daemon evaluates it (with the code location's origin)."""
 
-from collections.abc import Iterator
-
 import dagster as dg
 import pytest
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin
@@ -15,19 +13,6 @@ from etl_project_tests.helpers import materialize_batches, then_deliver
 from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
 
 pytestmark = pytest.mark.every_postgres_major
-
-
-@pytest.fixture
-def home_instance(tmp_path, monkeypatch, database_url, shared_dir) -> Iterator[dg.DagsterInstance]:
-    """The instance and settings the `etl` command finds in its environment, as on a developer's machine."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
-    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
-    monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
-    with dg.DagsterInstance.get() as instance:
-        yield instance
 
 
 def _daemon_tick(instance: dg.DagsterInstance, cursor: str | None, resources: dict):

@@ -3,7 +3,6 @@ a persistent Dagster instance, the one the command opens from DAGSTER_HOME."""
 
 import os
 import time
-from collections.abc import Iterator
 
 import dagster as dg
 import pytest
@@ -22,19 +21,6 @@ from etl_project_tests.helpers import (
 pytestmark = pytest.mark.every_postgres_major
 
 WRONG_HEADER = b'"id","name"\n"1","x"\n'
-
-
-@pytest.fixture
-def home_instance(tmp_path, monkeypatch, database_url, shared_dir) -> Iterator[dg.DagsterInstance]:
-    """The instance and settings the `etl` command finds in its environment, as on a developer's machine."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
-    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
-    monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
-    with dg.DagsterInstance.get() as instance:
-        yield instance
 
 
 def _graph_status(

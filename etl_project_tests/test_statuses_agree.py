@@ -3,8 +3,6 @@ dealt with, it leaves no failed or skipped check behind: after a quarantined fil
 and retried, every check of the ingestion assets shows only passed partitions, as the asset graph rolls them up
 (any partition failed: Failed; any skipped: the yellow count)."""
 
-from collections.abc import Iterator
-
 import dagster as dg
 import pytest
 
@@ -15,18 +13,6 @@ from etl_project_tests.helpers import materialize_batches, write_generated_batch
 
 WRONG_HEADER = b'"id","name"\n"1","x"\n'
 ALL_CHECKS = {f"{key.asset_key.to_user_string()}:{key.name}" for key in batch_event_tables.check_keys}
-
-
-@pytest.fixture
-def home_instance(tmp_path, monkeypatch, database_url, shared_dir) -> Iterator[dg.DagsterInstance]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
-    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
-    monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
-    with dg.DagsterInstance.get() as instance:
-        yield instance
 
 
 def _statuses(instance: dg.DagsterInstance) -> dict[str, set[str]]:
