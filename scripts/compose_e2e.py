@@ -664,10 +664,18 @@ def main() -> int:
                     write_batch_file(Path(tmp), BATCHES[1], datetime(2025, 4, 21, 6), history_events()),
                 ]
                 code_server = stack.container("code_server")
-                for path in files:
+                # The history first, the other batch once it is loaded: a refresh between the two batches would
+                # judge 2025-04-20 on the generated batch alone ("No sales data"), a race of the product's own
+                # (see the closing note of 2026-12-05), not of the deployment this run proves.
+                for path in reversed(files):
                     # `docker compose cp` as in docs/deployment.md; docker-compose 1.x has no cp, the engine does.
                     run("podman", "cp", str(path), f"{code_server}:/opt/dagster/shared_data/{path.name}")
-            log(f"copied {[p.name for p in files]} into the shared volume")
+                    wait_for(
+                        f"{path.stem} to be loaded (PostgreSQL)",
+                        lambda name=path.stem: _batches_loaded(stack, env, [name]) or None,
+                        FLOW_SECONDS,
+                    )
+            log(f"copied {[p.name for p in reversed(files)]} into the shared volume, one after the other")
 
             def loads_succeeded() -> list[dict] | None:
                 runs = ui.runs("load_batches_job")
@@ -769,11 +777,15 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def _all_batches_loaded(stack: Stack, env: dict[str, str]) -> bool:
-    names = ", ".join(f"'{b}'" for b in BATCHES)
+def _batches_loaded(stack: Stack, env: dict[str, str], batches: list[str] | tuple[str, ...]) -> bool:
+    names = ", ".join(f"'{b}'" for b in batches)
     query = f"SELECT count(DISTINCT batch_id) FROM etl.raw_events WHERE batch_id IN ({names})"  # noqa: S608
     loaded = psql(stack, env, query)
-    return int(loaded) == len(BATCHES)
+    return int(loaded) == len(batches)
+
+
+def _all_batches_loaded(stack: Stack, env: dict[str, str]) -> bool:
+    return _batches_loaded(stack, env, BATCHES)
 
 
 if __name__ == "__main__":
