@@ -285,3 +285,14 @@ def test_verdict_due_time_follows_the_schedule_in_the_platform_time_zone():
     assert verdict_due_at(date(2025, 4, 20), "0 9 * * *", "UTC") == datetime(2025, 4, 21, 9, tzinfo=UTC)
     due = verdict_due_at(date(2025, 4, 20), "30 6 * * 1", "Europe/Berlin")  # Mondays 06:30 in Berlin
     assert due.isoformat() == "2025-04-21T06:30:00+02:00"
+
+
+def test_no_sales_data_without_any_history_is_shown_but_not_announced(instance, etl_database):
+    """A day without sales after 7 days without sales (an empty platform, or a check run before the first
+    refresh): the check fails in the UI, but there is nothing to compare, so nothing is posted."""
+    evaluation = _evaluate(instance, etl_database, SalesDropRules(as_of_date=AS_OF.isoformat()))
+    assert not evaluation.passed and evaluation.metadata["no_sales_data"].value is True
+    assert "nothing to compare" in evaluation.description
+    with FakeSlack() as slack:
+        _tick(instance, etl_database, _bot(slack))
+    assert slack.messages == []

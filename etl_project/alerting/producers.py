@@ -115,8 +115,13 @@ def queue_sales_verdict(
     destinations: Sequence[str],
 ) -> bool:
     """The message of one final failed sales_drop_check evaluation, if it says anything not said before: the
-    flagged stores not announced yet for that day (each (store, day) once), or "no sales data" once a day."""
+    flagged stores not announced yet for that day (each (store, day) once), or "no sales data" once a day when
+    the stores sold in the 7 days before."""
     as_of = metadata["as_of_date"]
+    if metadata.get("no_sales_data") and metadata.get("seven_day_average_total") == 0:
+        # Nothing sold in the 7 days before either (a platform with no history yet, a refresh still to come):
+        # nothing to compare, and missing files are announced by the silence alert.
+        return False
     if metadata.get("no_sales_data"):
         message = no_sales_data_message(as_of, check_link)
         return (

@@ -36,6 +36,8 @@ class SalesDropFindings:
     flagged: list[StoreSalesDrop]
     stores_with_sales: int  # stores (any status) with a sale on the day: 0 means no sales data at all
     amount_of_the_day: float
+    #: The examined stores' 7-day averages summed: 0 when nothing was sold in the days before either.
+    baseline_amount: float = 0.0
 
 
 def find_sales_drops(
@@ -63,7 +65,10 @@ def find_sales_drops(
         if is_flagged
     ]
     below = sum(1 for *_, large_enough, _ in rows if not large_enough)
-    return SalesDropFindings(as_of, len(rows), below, flagged, int(stores_with_sales), float(amount))
+    baseline = sum(float(row[3]) for row in rows)
+    return SalesDropFindings(
+        as_of, len(rows), below, flagged, int(stores_with_sales), float(amount), baseline
+    )
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,12 @@ def judge(findings: SalesDropFindings, rule: RuleSettings, final: bool) -> Verdi
     as_of = findings.as_of_date
     no_sales_data = findings.stores_with_sales == 0
     flagged = [] if no_sales_data else findings.flagged
-    if no_sales_data:
+    if no_sales_data and not findings.baseline_amount:
+        description = (
+            f"No sales data for {as_of}: no store has any sale that day, nor in the 7 days before (nothing to "
+            "compare: not announced; missing files are the silence alert's)"
+        )
+    elif no_sales_data:
         description = f"No sales data for {as_of}: no store has any sale that day"
     elif flagged:
         description = (

@@ -86,6 +86,7 @@ def sales_drop_check(
         "stores_examined": findings.stores_examined,
         "stores_below_min_baseline": findings.below_min_baseline,
         "no_sales_data": verdict.no_sales_data,
+        "seven_day_average_total": findings.baseline_amount,
         "verdict": finality,
         "verdict_final": final,
         "rule": dg.MetadataValue.json(
