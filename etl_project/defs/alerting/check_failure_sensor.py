@@ -7,6 +7,7 @@ from etl_project.alerting.evaluations import ALERT_ON_FAILURE
 from etl_project.alerting.producers import queue_check_failures
 from etl_project.defs.alerting.check_evaluations import evaluations_after
 from etl_project.defs.alerting.resources import AlertChannel
+from etl_project.defs.tick_reports import cursor_state, report_tick
 from etl_project.resources import EtlDatabase
 
 
@@ -31,17 +32,18 @@ def check_failure_slack_sensor(
     context: dg.SensorEvaluationContext, etl_database: EtlDatabase, alert_channel: AlertChannel
 ) -> dg.SkipReason:
     """Reads new evaluations of the alerting checks and queues the episodes they open, in one transaction
-    (alert_delivery_sensor sends them). The cursor is the last evaluation read."""
+    (alert_delivery_sensor sends them). The cursor keeps the last evaluation read."""
     check_keys = alerting_check_keys(context.repository_def) if context.repository_def else []
     if not check_keys:
         return dg.SkipReason("no check is marked etl/alert_on_failure; nothing to watch")
-    evaluations = evaluations_after(context.instance, check_keys, int(context.cursor or 0))
+    after = int(cursor_state(context.cursor) or 0)
+    evaluations = evaluations_after(context.instance, check_keys, after)
     with etl_database.connect() as conn, conn, conn.cursor() as cur:  # episodes opened are always queued
         queued = queue_check_failures(
             cur, evaluations, alert_channel.dagster_webserver_url, alert_channel.destinations()
         )
-    if evaluations:
-        context.update_cursor(str(evaluations[-1].record_id))
+    last_read = evaluations[-1].record_id if evaluations else after
+    report_tick(context, f"queued {queued} check-failure alert(s)" if queued else None, str(last_read))
     return dg.SkipReason(
         f"{len(evaluations)} new evaluation(s) of {len(check_keys)} checks, {queued} message(s) queued"
     )

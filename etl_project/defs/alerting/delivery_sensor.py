@@ -8,6 +8,7 @@ import dagster as dg
 
 from etl_project.alerting.outbox import deliver_pending
 from etl_project.defs.alerting.resources import AlertChannel
+from etl_project.defs.tick_reports import report_tick
 from etl_project.resources import EtlDatabase
 
 #: How often pending alerts are delivered (a sales verdict's alert waits at most this long once queued).
@@ -30,4 +31,6 @@ def alert_delivery_sensor(
         report = deliver_pending(conn, alert_channel.messengers(context.log))
     if report.last_error:
         context.log.warning(f"Alert delivery failed, will retry next tick: {report.last_error}")
+    idle = not (report.sent or report.pending or report.last_error)
+    report_tick(context, None if idle else report.summary())
     return dg.SkipReason(report.summary())

@@ -7,6 +7,7 @@ import dagster as dg
 
 from etl_project.alerting.producers import queue_new_quarantines
 from etl_project.defs.alerting.resources import AlertChannel
+from etl_project.defs.tick_reports import report_tick
 from etl_project.resources import EtlDatabase
 
 
@@ -29,6 +30,6 @@ def quarantined_file_slack_sensor(
 
     with etl_database.connect() as conn, conn, conn.cursor() as cur:
         queued = queue_new_quarantines(cur, batch_link, alert_channel.destinations())
-    return dg.SkipReason(
-        f"{len(queued)} newly quarantined: {', '.join(queued)}" if queued else "no newly quarantined file"
-    )
+    did = f"queued an alert for {len(queued)} quarantined: {', '.join(queued)}" if queued else None
+    report_tick(context, did)
+    return dg.SkipReason(did or "no newly quarantined file")

@@ -6,6 +6,7 @@ from etl_project.alerting.producers import queue_silence_change
 from etl_project.defs.alerting.check_evaluations import evaluations_after
 from etl_project.defs.alerting.freshness import SILENCE_SIGNAL_ASSET
 from etl_project.defs.alerting.resources import AlertChannel
+from etl_project.defs.tick_reports import cursor_state, report_tick
 from etl_project.resources import EtlDatabase
 
 
@@ -34,7 +35,8 @@ def ingestion_silence_slack_sensor(
 ) -> dg.SkipReason:
     """Follows raw_events' freshness check; each evaluation in its own transaction."""
     check_keys = _signal_check_keys(context.repository_def)
-    evaluations = evaluations_after(context.instance, check_keys, int(context.cursor or 0))
+    after = int(cursor_state(context.cursor) or 0)
+    evaluations = evaluations_after(context.instance, check_keys, after)
     destinations = alert_channel.destinations()
     link = alert_channel.link("/assets/raw_events?view=checks")
     said = []
@@ -44,7 +46,6 @@ def ingestion_silence_slack_sensor(
                 change = queue_silence_change(cur, evaluation, link, destinations)
             if change is not None:
                 said.append(change)
-    if evaluations:
-        context.update_cursor(str(evaluations[-1].record_id))
-    state = f"ingestion {' then '.join(said)}" if said else "no change in ingestion freshness"
-    return dg.SkipReason(state)
+    did = f"queued: ingestion {' then '.join(said)}" if said else None
+    report_tick(context, did, str(evaluations[-1].record_id if evaluations else after))
+    return dg.SkipReason(did or "no change in ingestion freshness")

@@ -9,6 +9,7 @@ from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME, batch_partitions
 from etl_project.defs.ingestion.undecodable_files import quarantine_undecodable_names
+from etl_project.defs.tick_reports import report_tick
 from etl_project.loading import RecordedVersion, processed_versions, seen_again_unchanged
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.resources.shared_directory import BatchFile
@@ -96,8 +97,9 @@ def tick_summary(new: list[str], changed: list[str], unchanged: Sequence[str] = 
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Every 10 s: each new complete <batch_id>.csv in the shared directory becomes a partition of "
     "`batches` and is loaded by load_batches_job; a file replaced after loading is reloaded, unless it holds "
-    "the loaded content again (same SHA-256: recorded as seen again, not reloaded). A tick that "
-    "requested runs names the files in its log; a skipped tick says how many files it looked at.",
+    "the loaded content again (same SHA-256: recorded as seen again, not reloaded). A tick that found "
+    "files names them in the Cursor column of the tick list; a skipped tick says how many files it looked "
+    "at when you hover it.",
 )
 def batch_file_sensor(
     context: dg.SensorEvaluationContext, shared_directory: SharedDirectory, etl_database: EtlDatabase
@@ -112,9 +114,9 @@ def batch_file_sensor(
     try:
         scan = shared_directory.scan_batch_files()
     except OSError as err:
-        return dg.SkipReason(
-            f"Cannot list the shared directory {shared_directory.root}: {err.strerror or err}"
-        )
+        problem = f"Cannot list the shared directory {shared_directory.root}: {err.strerror or err}"
+        report_tick(context, problem)
+        return dg.SkipReason(problem)
     files, skipped = scan.ready, scan.skipped
     quarantine_undecodable_names(context.log, etl_database, scan.undecodable)  # never sent as they are
     for note in skipped:
@@ -134,10 +136,15 @@ def batch_file_sensor(
     changed = [file for file in touched if file.batch_id not in unchanged]
     if not new and not changed:
         if unchanged:
-            return dg.SkipReason(tick_summary([], [], sorted(unchanged)))
+            summary = tick_summary([], [], sorted(unchanged))
+            report_tick(context, summary)
+            return dg.SkipReason(summary)
+        report_tick(context, None)
         return dg.SkipReason(f"No new files among {len(files)} in {shared_directory.root}")
     new.sort()
-    context.log.info(tick_summary(new, sorted(f.batch_id for f in changed), sorted(unchanged)))
+    summary = tick_summary(new, sorted(f.batch_id for f in changed), sorted(unchanged))
+    context.log.info(summary)
+    report_tick(context, summary)
     for file in changed:
         context.log.warning(
             f"{file.name} changed since it was loaded; reloading it replaces batch {file.batch_id!r}"

@@ -16,6 +16,7 @@ from etl_project.alerting.producers import queue_sales_verdict
 from etl_project.defs.alerting.resources import AlertChannel
 from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.checks import sales_drop_check
+from etl_project.defs.tick_reports import report_tick
 from etl_project.resources import EtlDatabase
 
 #: How often sales_drop_check's condition is evaluated and new verdicts posted.
@@ -95,4 +96,5 @@ def sales_drop_slack_sensor(
                 queued += queue_sales_verdict(
                     cur, evaluation_key, metadata, _flagged_stores(metadata), link, destinations
                 )
+    report_tick(context, f"queued {queued} sales alert(s)" if queued else None)
     return dg.SkipReason(f"{queued} sales alert(s) queued")
