@@ -136,7 +136,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--soak-rate",
         type=_positive,
-        default=200,
+        default=150,
         help="soak: batch files dropped a minute (default cadence: 1)",
     )
     parser.add_argument(
