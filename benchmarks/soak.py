@@ -69,7 +69,9 @@ def write_soak_files(staging: Path, count: int) -> list[Path]:
     return [write_generated_batch(staging, f"soak_{i:05d}", seed=i) for i in range(1, count + 1)]
 
 
-def soak_environment(etl_url: str, storage_url: str, shared: Path, retention_minutes: float, slack_url: str):
+def soak_environment(
+    etl_url: str, storage_url: str, shared: Path, retention_minutes: float, slack_url: str
+) -> dict[str, str]:
     """The platform's settings for the soak: defaults, except retentions of minutes and housekeeping every
     minute, no settle time (files are renamed into place whole), no generator, a fake Slack."""
     days = str(retention_minutes / 1440)
@@ -179,6 +181,10 @@ def run_soak_scenario(
         etl_mb_per_batch = sum(i.etl_db_growth_mb for i in intervals) / intervals[-1].batches
         result.projection["etl_gb_a_year_default_cadence"] = etl_mb_per_batch * MINUTES_A_YEAR / 1000
         result.projection["first_interval_runs_deleted"] = intervals[0].runs_deleted
+    result.targets = [
+        Target(f"soak: {v.metric}, last {interval_batches:,} batches", v.last, v.limit or 0.0, "<=")
+        for v in verdicts
+    ]
     failing = [v.metric for v in verdicts if not v.ok]
     if failing:
         result.errors["verdict"] = "not flat or bounded: " + ", ".join(failing)
