@@ -19,6 +19,9 @@ every method gets a fresh, migrated database of its own):
   latency  --latency-drops small files, each dropped -> loaded -> store_daily_sales -> Slack alert, real daemon.
   analytics  store_daily_sales refreshed after a 10k-event batch on --history-sales sales, the full rebuild,
            the sales-drop query for 10k stores (benchmarks/analytics_refresh.py).
+  soak     --soak-batches small files at --soak-rate a minute through the real daemon, webserver and code
+           server, housekeeping every minute with retentions of --soak-retention-minutes; per --soak-interval
+           batches: database growth, sensor tick, run start-up, RSS, each judged flat/bounded (benchmarks/soak.py).
 
 Prints the tables and the targets (met / NOT MET), and writes everything with machine facts to
 .bench/results-<timestamp>.json and .bench/latest.json. Exits 1 when a scenario fails (a load lost or rejected
@@ -50,7 +53,7 @@ from benchmarks.support import (
     redact_text,
 )
 
-SCENARIOS = ("large", "backlog", "tick", "analytics", "alternatives", "latency")
+SCENARIOS = ("large", "backlog", "tick", "analytics", "alternatives", "latency", "soak")
 LARGE_METHODS = ("psql_copy", "platform", "pandas")
 Result = TypeVar("Result")
 
@@ -129,6 +132,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--history-sales", type=_positive, default=20_000_000, help="analytics: sales of history"
     )
+    parser.add_argument("--soak-batches", type=_positive, default=3000, help="soak: batch files in all")
+    parser.add_argument(
+        "--soak-rate",
+        type=_positive,
+        default=150,
+        help="soak: batch files dropped a minute (default cadence: 1)",
+    )
+    parser.add_argument(
+        "--soak-retention-minutes",
+        type=float,
+        default=7.0,
+        help="soak: runs and partitions kept this long (about the first interval: it shows growth before "
+        "anything expires)",
+    )
+    parser.add_argument("--soak-interval", type=_positive, default=1000, help="soak: batches a report row")
     parser.add_argument("--check-targets", action="store_true", help="exit 1 when a target is not met")
     return parser.parse_args(argv)
 
@@ -201,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.large_file import run_large_file_scenario
     from benchmarks.large_file_report import render_large_file
     from benchmarks.sensor_tick import render_tick, run_sensor_tick_scenario
+    from benchmarks.soak import render_soak, run_soak_scenario
 
     started_at = datetime.now(timezone.utc)
     stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
@@ -304,6 +323,19 @@ def main(argv: list[str] | None = None) -> int:
                 "analytics",
                 lambda: run_analytics_scenario(server, history_sales=args.history_sales, repeat=args.repeat),
                 lambda analytics: analytics.render(),
+            )
+        if "soak" in args.only:
+            run_section(
+                "soak",
+                lambda: run_soak_scenario(
+                    server,
+                    batches=args.soak_batches,
+                    rate_per_minute=args.soak_rate,
+                    retention_minutes=args.soak_retention_minutes,
+                    interval_batches=args.soak_interval,
+                    run_dir=run_dir,
+                ),
+                render_soak,
             )
     results = {
         "started_at": started_at.isoformat(timespec="seconds"),

@@ -177,6 +177,35 @@ def test_retention_drops_partitions_of_old_loaded_batches_but_keeps_their_rows(
         assert cur.fetchone()[0] > 0
 
 
+def test_retention_counts_fractions_of_a_day_as_the_soak_benchmark_sets_them(
+    instance, resources, shared_dir, db, monkeypatch
+):
+    """`make bench`'s soak keeps partitions minutes (ETL_PARTITION_RETENTION_DAYS=0.005, about 7 minutes): the
+    fraction is kept (not truncated to 0, which disables retention) and a batch loaded 10 minutes ago goes."""
+    from etl_project.defs.operations.resources import operations_resources
+    from etl_project.defs.operations.sensors import batch_partition_retention_sensor
+
+    monkeypatch.setenv("ETL_PARTITION_RETENTION_DAYS", "0.005")
+    retention = operations_resources().resources["partition_retention"]
+    assert retention.retention_days == 0.005
+    write_generated_batch(shared_dir, "ten_minutes_ago", seed=1)
+    write_generated_batch(shared_dir, "just_now", seed=2)
+    materialize_batches(instance, resources, ["ten_minutes_ago", "just_now"])
+    with db.cursor() as cur:
+        cur.execute(
+            "UPDATE utilities.processed_files SET loaded_at = now() - interval '10 minutes' "
+            "WHERE batch_id = 'ten_minutes_ago'"
+        )
+    context = dg.build_sensor_context(
+        instance=instance,
+        resources={"etl_database": resources["etl_database"], "partition_retention": retention},
+    )
+
+    [request] = batch_partition_retention_sensor(context).dynamic_partitions_requests
+
+    assert list(request.partition_keys) == ["ten_minutes_ago"]
+
+
 def test_each_tick_says_what_it_did(instance, resources, shared_dir):
     """A tick that requested runs names the new files in its log (shown with the tick in the UI); a skipped
     tick says how many files it looked at."""

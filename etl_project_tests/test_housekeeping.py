@@ -241,3 +241,14 @@ def test_the_defaults_keep_partitions_under_dagsters_limit_at_one_batch_a_minute
     assert PartitionRetention().retention_days * 24 * 60 <= 100_000
     retention = RunRetention()
     assert 0 < retention.retention_days <= retention.failed_retention_days
+
+
+def test_run_retention_keeps_fractions_of_a_day_as_the_soak_benchmark_sets_them(monkeypatch):
+    """`make bench`'s soak keeps runs minutes (ETL_RUN_RETENTION_DAYS=0.005): not truncated to 0 (keep forever)."""
+    from etl_project.defs.operations.run_retention import run_retention_resources
+
+    monkeypatch.setenv("ETL_RUN_RETENTION_DAYS", "0.005")
+    monkeypatch.setenv("ETL_FAILED_RUN_RETENTION_DAYS", "0.01")
+    retention = run_retention_resources().resources["run_retention"]
+
+    assert (retention.retention_days, retention.failed_retention_days) == (0.005, 0.01)

@@ -8,4 +8,5 @@ legacy_files.py      batch files as the legacy pipeline wrote them
 legacy_load.py       the legacy pipeline's SQL load (the baseline the benchmark and a test compare with)
 sales_history.py     a sales history with known drops (`history_events`, `AS_OF`)
 latency_batches.py   the history and drop batches of the end-to-end latency benchmark
+soak_verdicts.py     the soak benchmark's intervals and flat/bounded verdicts (pure arithmetic, tested)
 """

@@ -209,12 +209,13 @@ def processed_versions(
         return {name: RecordedVersion(*rest) for name, *rest in cur.fetchall()}
 
 
-def batches_loaded_before(conn: psycopg2.extensions.connection, days: int) -> list[str]:
-    """Batches loaded successfully more than `days` days ago, oldest first (the retention sensor)."""
+def batches_loaded_before(conn: psycopg2.extensions.connection, days: float) -> list[str]:
+    """Batches loaded successfully more than `days` days ago (fractions allowed), oldest first (the retention
+    sensor)."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT batch_id FROM utilities.processed_files WHERE status = %s "
-            "AND loaded_at < now() - make_interval(days => %s) ORDER BY loaded_at",
+            "AND loaded_at < now() - %s * interval '1 day' ORDER BY loaded_at",
             (LOADED, days),
         )
         return [row[0] for row in cur.fetchall()]

@@ -16,7 +16,8 @@ class PartitionRetention(dg.ConfigurableResource):
     utilities.processed_files, so the file sensor never loads it again. 0 keeps partitions forever.
     """
 
-    retention_days: int = Field(default=DEFAULT_PARTITION_RETENTION_DAYS, ge=0)
+    #: Fractions of a day are allowed (0.002 is about 3 minutes): tests and `make bench`'s soak use them.
+    retention_days: float = Field(default=DEFAULT_PARTITION_RETENTION_DAYS, ge=0)
     max_deletes_per_tick: int = Field(default=10_000, gt=0)
 
 
@@ -25,7 +26,7 @@ def operations_resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "partition_retention": PartitionRetention(
-                **{k: int(v) for k, v in env_numbers(retention_days="ETL_PARTITION_RETENTION_DAYS").items()}
+                **env_numbers(retention_days="ETL_PARTITION_RETENTION_DAYS")
             ),
         }
     )

@@ -53,8 +53,8 @@ def delete_run_completely(instance: dg.DagsterInstance, run_id: str) -> None:
 def delete_expired_runs(
     instance: dg.DagsterInstance,
     now: datetime,
-    retention_days: int,
-    failed_retention_days: int,
+    retention_days: float,
+    failed_retention_days: float,
     protected: set[str],
     max_runs: int,
     deadline: float,
@@ -96,7 +96,7 @@ def delete_expired_runs(
 
 
 def expired_runs_left(
-    instance: dg.DagsterInstance, now: datetime, retention_days: int, failed_retention_days: int
+    instance: dg.DagsterInstance, now: datetime, retention_days: float, failed_retention_days: float
 ) -> int:
     """Finished runs past their retention still stored (protected ones included)."""
     left = 0
