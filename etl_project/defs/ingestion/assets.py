@@ -107,6 +107,7 @@ def batch_event_tables(
             try:
                 report = yield from load_and_report(
                     context.instance,
+                    context.run_id,
                     context.log,
                     conn,
                     shared_directory,
