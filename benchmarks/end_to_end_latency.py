@@ -4,8 +4,9 @@ sales-drop alert at a (fake) Slack, through the real dagster-daemon with default
 Why: what a store manager sees is the alert, not the load. Every step on the way is a sensor or a run of the
 real daemon (dagster.local.yaml: PostgreSQL storage, queued runs; code location started by the daemon; the
 default run launcher, a process per run), so the time goes where it goes in `make dev`: the file's settle
-time, the sensors' intervals (batch_file_sensor 10 s, analytics_automation_sensor 30 s, the alert sensor 30 s),
-each run's start-up, and the work itself. Each drop is timed from the file's appearance, stage by stage, from
+time, the sensors' intervals (batch_file_sensor, pending_sales_refresh_sensor for the refresh,
+analytics_automation_sensor for the check, alert_delivery_sensor: 10 s each), each run's start-up, and the work
+itself. Each drop is timed from the file's appearance, stage by stage, from
 Dagster's own records (runs, check evaluations) and from polling PostgreSQL and the fake Slack every 0.1 s.
 
 The files: latency_batches.py (a steady history up to yesterday, one store dropping -90% yesterday per drop).
@@ -29,6 +30,7 @@ from benchmarks.backlog import (
 from benchmarks.latency_probe import LatencyProbe, epoch, requesting_tick, tick_running_at
 from benchmarks.report import Target, format_table
 from benchmarks.support import BenchmarkError, BenchServer, log, sqlalchemy_url
+from etl_project.defs.sales_analytics.pending_refresh import PENDING_TICK_SECONDS
 from etl_project.defs.sales_analytics.sensors import ANALYTICS_TICK_SECONDS
 from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
 from etl_testkit.latency_batches import (
@@ -53,15 +55,15 @@ STAGES = (
     ("rows_in_tables", "rows committed in etl.sales"),
     ("load_finished", "load run ends (materialisations recorded)"),
     (
-        "automation_tick_started",
-        f"waiting for an analytics_automation_sensor tick ({ANALYTICS_TICK_SECONDS} s interval)",
+        "refresh_tick_started",
+        f"waiting for a pending_sales_refresh_sensor tick ({PENDING_TICK_SECONDS} s interval)",
     ),
-    ("refresh_requested", "the tick evaluates automation conditions, requests the refresh"),
+    ("refresh_requested", "the tick finds the load's row in the change log, requests the refresh"),
     ("refresh_started", "refresh run starts (queue + run process start-up)"),
     ("table_refreshed", "store_daily_sales holds the drop day"),
     (
         "check_tick_started",
-        f"waiting for the next analytics_automation_sensor tick ({ANALYTICS_TICK_SECONDS} s interval)",
+        f"waiting for an analytics_automation_sensor tick ({ANALYTICS_TICK_SECONDS} s interval)",
     ),
     ("check_requested", "the tick sees the new data version of store_daily_sales, requests the check"),
     ("check_started", "check run starts (queue + run process start-up)"),
@@ -125,7 +127,7 @@ def _measure_drop(
         "load_started": load.start_time,
         "rows_in_tables": rows_seen,
         "load_finished": load.end_time,
-        "automation_tick_started": requesting_tick(ticks, refresh.dagster_run.run_id),
+        "refresh_tick_started": requesting_tick(ticks, refresh.dagster_run.run_id),
         "refresh_requested": epoch(refresh.create_timestamp),
         "refresh_started": refresh.start_time,
         "table_refreshed": refreshed_seen,
@@ -219,7 +221,7 @@ def render_latency(result: LatencyResult) -> str:
         for s in (
             "settled",
             "file_tick_started",
-            "automation_tick_started",
+            "refresh_tick_started",
             "check_tick_started",
             "alert_tick_started",
         )
