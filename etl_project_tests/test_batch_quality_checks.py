@@ -89,7 +89,7 @@ def test_rows_not_adding_up_fail_rows_accounted_for_as_an_error(instance):
     )
 
     [accounted, share] = data_quality_evaluations(
-        JudgedMaterializations(instance, "no-run", "b"),
+        JudgedMaterializations(instance, "b", [dg.AssetKey("sales")]),
         {dg.AssetKey("sales"): lost_one},
         "b",
         "b.csv",

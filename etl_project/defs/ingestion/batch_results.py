@@ -144,7 +144,6 @@ def _unchanged_observation(batch_id: str, filename: str) -> dg.AssetObservation:
 
 def _quarantine(
     instance: dg.DagsterInstance,
-    run_id: str,
     log: logging.Logger,
     conn: psycopg2.extensions.connection,
     batch_id: str,
@@ -156,7 +155,7 @@ def _quarantine(
     record_quarantined(conn, batch_id, path, problem)
     [record] = [f for f in quarantined_files(conn) if f.batch_id == batch_id]
     yield quarantine_notice(RAW_EVENTS, batch_id, path.name, problem, record.earlier_version_loaded)
-    targets = JudgedMaterializations(instance, run_id, batch_id)
+    targets = JudgedMaterializations(instance, batch_id, [RAW_EVENTS])
     yield readable_evaluation(targets, RAW_EVENTS, batch_id, path.name, problem)
     if not record.earlier_version_loaded:  # else the loaded version's row checks still hold
         yield from quarantined_row_checks(RAW_EVENTS, batch_id, path.name)
@@ -164,7 +163,6 @@ def _quarantine(
 
 def load_and_report(
     instance: dg.DagsterInstance,
-    run_id: str,
     log: logging.Logger,
     conn: psycopg2.extensions.connection,
     shared_directory: SharedDirectory,
@@ -190,25 +188,24 @@ def load_and_report(
             return None
         report = load_batch(conn, batch_id, path)
     except (BatchFileError, UnsafeBatchFileError) as err:
-        yield from _quarantine(instance, run_id, log, conn, batch_id, path, str(err))
+        yield from _quarantine(instance, log, conn, batch_id, path, str(err))
         return None
     except psycopg2.Error as err:
         refusal = database_refusal(err)
         if refusal is None:
             raise  # a lost connection or a restarting server: the step's retry policy handles it
         problem = str(BatchFileError(path, refusal))
-        yield from _quarantine(instance, run_id, log, conn, batch_id, path, problem)
+        yield from _quarantine(instance, log, conn, batch_id, path, problem)
         return None
     accounting = count_batch_rows(conn, batch_id)
     if accounting is None:  # recorded by the load's own transaction: cannot happen after a successful load
         raise RuntimeError(f"batch {batch_id!r} loaded but not recorded in utilities.processed_files")
     rejected = first_rejected_rows(conn, batch_id)
     yield from _materializations(batch_id, report, accounting, rejected)
-    targets = JudgedMaterializations(instance, run_id, batch_id)  # one lookup for the 6 evaluations
+    accounts = accounts_by_asset(RAW_EVENTS, accounting)
+    targets = JudgedMaterializations(instance, batch_id, accounts)  # one lookup for the 11 evaluations
     yield readable_evaluation(targets, RAW_EVENTS, batch_id, report.filename, None)
-    yield from data_quality_evaluations(
-        targets, accounts_by_asset(RAW_EVENTS, accounting), batch_id, report.filename, limits
-    )
+    yield from data_quality_evaluations(targets, accounts, batch_id, report.filename, limits)
     dangling = dangling_references_after_load(conn, batch_id, report.raw_id_base or 0, report.removed_ids)
     yield references_evaluation(dangling, scope=f"the load of batch {batch_id}")
     log.info(
@@ -220,7 +217,6 @@ def load_and_report(
 
 def replay_results(
     instance: dg.DagsterInstance,
-    run_id: str,
     conn: psycopg2.extensions.connection,
     limits: DataQualityLimits,
     batch_id: str,
@@ -255,5 +251,5 @@ def replay_results(
     rechecked = {
         key: account for key, account in accounts.items() if key == RAW_EVENTS or key.path[-1] in changed
     }
-    targets = JudgedMaterializations(instance, run_id, batch_id)
+    targets = JudgedMaterializations(instance, batch_id, rechecked)
     yield from data_quality_evaluations(targets, rechecked, batch_id, accounting.filename, limits)

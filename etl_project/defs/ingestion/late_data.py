@@ -26,9 +26,7 @@ def replay_late_references(
             moved = replay_batch(conn, batch_id)
             total += moved.total()
             if moved.total():
-                yield from replay_results(
-                    context.instance, context.run_id, conn, data_quality_limits, batch_id, moved
-                )
+                yield from replay_results(context.instance, conn, data_quality_limits, batch_id, moved)
     context.log.info(f"Replayed {total} late rows")
 
 

@@ -38,7 +38,7 @@ def _retry(
 ) -> Iterator[BatchEvent]:
     with etl_database.connect() as conn:
         report = yield from load_and_report(
-            context.instance, context.run_id, context.log, conn, shared_directory, limits, batch_id
+            context.instance, context.log, conn, shared_directory, limits, batch_id
         )
         if report is None:
             [still] = [f for f in quarantined_files(conn) if f.batch_id == batch_id]
