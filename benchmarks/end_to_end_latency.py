@@ -59,6 +59,7 @@ STAGES = (
         f"waiting for a pending_sales_refresh_sensor tick ({PENDING_TICK_SECONDS} s interval)",
     ),
     ("refresh_requested", "the tick finds the load's row in the change log, requests the refresh"),
+    # The three stages above are 0 when the load run refreshed the table itself (load_batches_job does).
     ("refresh_started", "refresh run starts (queue + run process start-up)"),
     ("table_refreshed", "store_daily_sales holds the drop day"),
     (
@@ -138,7 +139,11 @@ def _measure_drop(
         "alert_tick_started": alert_tick[1] if alert_tick else None,
         "alert_received": alert_seen,
     }
-    timeline: dict[str, object] = {"alert_sensor": alert_tick[0] if alert_tick else None}
+    timeline: dict[str, object] = {
+        "alert_sensor": alert_tick[0] if alert_tick else None,
+        "refreshed_by_load_run": refresh.dagster_run.run_id == load.dagster_run.run_id,
+        "runs": probe.runs_between(dropped, alert_seen),
+    }
     latest = dropped
     for stage, _ in STAGES:  # a moment not found, or polled a little late, takes the one before
         latest = max(latest, moments[stage] or latest)
@@ -228,6 +233,8 @@ def render_latency(result: LatencyResult) -> str:
     )
     start_up = medians["load_started"] + medians["refresh_started"] + medians["check_started"]
     senders = sorted({str(t["alert_sensor"]) for t in result.timelines})
+    runs = [sum(dict(t.get("runs") or {}).values()) for t in result.timelines]
+    by_load = sum(1 for t in result.timelines if t.get("refreshed_by_load_run"))
     return "\n".join(
         [
             f"End-to-end latency through the real daemon, default intervals ({result.drops} drops of one small "
@@ -235,7 +242,9 @@ def render_latency(result: LatencyResult) -> str:
             f"file dropped -> Slack alert: median {statistics.median(result.totals()):.1f} s (drops: {totals} s)",
             format_table(["stage ends when", "median s", "share", "what"], rows),
             f"Of the {whole:.1f} s: {waiting:.1f} s waiting for the settle time and sensor ticks, {start_up:.1f} s "
-            f"starting the three runs, {whole - waiting - start_up:.1f} s the ticks' and runs' own work. "
+            f"starting the runs, {whole - waiting - start_up:.1f} s the ticks' and runs' own work. "
             f"Alerts sent by: {', '.join(senders)}.",
+            f"Runs from the drop to its alert: {', '.join(map(str, runs))} (median {statistics.median(runs)}); "
+            f"the load run refreshed store_daily_sales itself in {by_load} of {len(runs)} drops.",
         ]
     )
