@@ -4,8 +4,9 @@ sales-drop alert at a (fake) Slack, through the real dagster-daemon with default
 Why: what a store manager sees is the alert, not the load. Every step on the way is a sensor or a run of the
 real daemon (dagster.local.yaml: PostgreSQL storage, queued runs; code location started by the daemon; the
 default run launcher, a process per run), so the time goes where it goes in `make dev`: the file's settle
-time, the sensors' intervals (batch_file_sensor 10 s, analytics_automation_sensor 30 s, the alert sensor 30 s),
-each run's start-up, and the work itself. Each drop is timed from the file's appearance, stage by stage, from
+time, the sensors' intervals (batch_file_sensor, pending_sales_refresh_sensor for the refresh,
+analytics_automation_sensor for the check, alert_delivery_sensor: 10 s each), each run's start-up, and the work
+itself. Each drop is timed from the file's appearance, stage by stage, from
 Dagster's own records (runs, check evaluations) and from polling PostgreSQL and the fake Slack every 0.1 s.
 
 The files: latency_batches.py (a steady history up to yesterday, one store dropping -90% yesterday per drop).
@@ -29,6 +30,7 @@ from benchmarks.backlog import (
 from benchmarks.latency_probe import LatencyProbe, epoch, requesting_tick, tick_running_at
 from benchmarks.report import Target, format_table
 from benchmarks.support import BenchmarkError, BenchServer, log, sqlalchemy_url
+from etl_project.defs.sales_analytics.pending_refresh import PENDING_TICK_SECONDS
 from etl_project.defs.sales_analytics.sensors import ANALYTICS_TICK_SECONDS
 from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
 from etl_testkit.latency_batches import (
@@ -53,15 +55,16 @@ STAGES = (
     ("rows_in_tables", "rows committed in etl.sales"),
     ("load_finished", "load run ends (materialisations recorded)"),
     (
-        "automation_tick_started",
-        f"waiting for an analytics_automation_sensor tick ({ANALYTICS_TICK_SECONDS} s interval)",
+        "refresh_tick_started",
+        f"waiting for a pending_sales_refresh_sensor tick ({PENDING_TICK_SECONDS} s interval)",
     ),
-    ("refresh_requested", "the tick evaluates automation conditions, requests the refresh"),
+    ("refresh_requested", "the tick finds the load's row in the change log, requests the refresh"),
+    # The three stages above are 0 when the load run refreshed the table itself (load_batches_job does).
     ("refresh_started", "refresh run starts (queue + run process start-up)"),
     ("table_refreshed", "store_daily_sales holds the drop day"),
     (
         "check_tick_started",
-        f"waiting for the next analytics_automation_sensor tick ({ANALYTICS_TICK_SECONDS} s interval)",
+        f"waiting for an analytics_automation_sensor tick ({ANALYTICS_TICK_SECONDS} s interval)",
     ),
     ("check_requested", "the tick sees the new data version of store_daily_sales, requests the check"),
     ("check_started", "check run starts (queue + run process start-up)"),
@@ -125,7 +128,7 @@ def _measure_drop(
         "load_started": load.start_time,
         "rows_in_tables": rows_seen,
         "load_finished": load.end_time,
-        "automation_tick_started": requesting_tick(ticks, refresh.dagster_run.run_id),
+        "refresh_tick_started": requesting_tick(ticks, refresh.dagster_run.run_id),
         "refresh_requested": epoch(refresh.create_timestamp),
         "refresh_started": refresh.start_time,
         "table_refreshed": refreshed_seen,
@@ -136,7 +139,11 @@ def _measure_drop(
         "alert_tick_started": alert_tick[1] if alert_tick else None,
         "alert_received": alert_seen,
     }
-    timeline: dict[str, object] = {"alert_sensor": alert_tick[0] if alert_tick else None}
+    timeline: dict[str, object] = {
+        "alert_sensor": alert_tick[0] if alert_tick else None,
+        "refreshed_by_load_run": refresh.dagster_run.run_id == load.dagster_run.run_id,
+        "runs": probe.runs_between(dropped, alert_seen),
+    }
     latest = dropped
     for stage, _ in STAGES:  # a moment not found, or polled a little late, takes the one before
         latest = max(latest, moments[stage] or latest)
@@ -219,13 +226,15 @@ def render_latency(result: LatencyResult) -> str:
         for s in (
             "settled",
             "file_tick_started",
-            "automation_tick_started",
+            "refresh_tick_started",
             "check_tick_started",
             "alert_tick_started",
         )
     )
     start_up = medians["load_started"] + medians["refresh_started"] + medians["check_started"]
     senders = sorted({str(t["alert_sensor"]) for t in result.timelines})
+    runs = [sum(dict(t.get("runs") or {}).values()) for t in result.timelines]
+    by_load = sum(1 for t in result.timelines if t.get("refreshed_by_load_run"))
     return "\n".join(
         [
             f"End-to-end latency through the real daemon, default intervals ({result.drops} drops of one small "
@@ -233,7 +242,9 @@ def render_latency(result: LatencyResult) -> str:
             f"file dropped -> Slack alert: median {statistics.median(result.totals()):.1f} s (drops: {totals} s)",
             format_table(["stage ends when", "median s", "share", "what"], rows),
             f"Of the {whole:.1f} s: {waiting:.1f} s waiting for the settle time and sensor ticks, {start_up:.1f} s "
-            f"starting the three runs, {whole - waiting - start_up:.1f} s the ticks' and runs' own work. "
+            f"starting the runs, {whole - waiting - start_up:.1f} s the ticks' and runs' own work. "
             f"Alerts sent by: {', '.join(senders)}.",
+            f"Runs from the drop to its alert: {', '.join(map(str, runs))} (median {statistics.median(runs)}); "
+            f"the load run refreshed store_daily_sales itself in {by_load} of {len(runs)} drops.",
         ]
     )

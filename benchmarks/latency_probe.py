@@ -111,6 +111,14 @@ class LatencyProbe:
         )
         return min(records, key=lambda r: r.create_timestamp, default=None)
 
+    def runs_between(self, start: float, end: float) -> dict[str, int]:
+        """Runs created in [start, end], counted by job (the runs a drop cost on its way to the alert)."""
+        records = self.instance.get_run_records(
+            dg.RunsFilter(created_after=datetime.fromtimestamp(start, timezone.utc))
+        )
+        jobs = [r.dagster_run.job_name for r in records if epoch(r.create_timestamp) <= end]
+        return {job: jobs.count(job) for job in sorted(set(jobs))}
+
     def ticks(self, after: float) -> list[tuple[str, InstigatorTick]]:
         """(sensor name, tick) of every sensor tick started after `after` (schedules send no alerts)."""
         return [

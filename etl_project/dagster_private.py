@@ -16,6 +16,11 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 # so that it never deletes a run holding what the UI shows as current.
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
+# The tags that carry an asset's data version: a load run records its refresh of store_daily_sales as a runtime
+# materialisation, which must carry the data version sales_drop_check's automation condition compares
+# (MaterializeResult(data_version=...) sets the same two tags; no public API builds them for an event).
+from dagster._core.definitions.data_version import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG
+
 # The origin and instance reference of a run container: the pinned run launcher of the compose deployment
 # (deployment.py) builds them itself instead of trusting a run's stored origin.
 from dagster._core.instance.ref import InstanceRef
@@ -28,6 +33,8 @@ from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, Sq
 from dagster._utils.schedules import cron_string_iterator
 
 __all__ = [
+    "DATA_VERSION_IS_USER_PROVIDED_TAG",
+    "DATA_VERSION_TAG",
     "DEFAULT_DAGSTER_ENTRY_POINT",
     "AssetCheckEvaluationTargetMaterializationData",
     "AssetCheckExecutionsTable",

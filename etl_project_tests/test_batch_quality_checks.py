@@ -6,7 +6,11 @@ import dagster as dg
 import pytest
 
 from etl_project.defs.ingestion.assets import batch_event_tables
-from etl_project.defs.ingestion.checks import ALERT_ON_FAILURE, data_quality_evaluations
+from etl_project.defs.ingestion.checks import (
+    ALERT_ON_FAILURE,
+    JudgedMaterializations,
+    data_quality_evaluations,
+)
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.loading import RowsAccount
 from etl_project_tests.helpers import (
@@ -85,7 +89,11 @@ def test_rows_not_adding_up_fail_rows_accounted_for_as_an_error(instance):
     )
 
     [accounted, share] = data_quality_evaluations(
-        instance, {dg.AssetKey("sales"): lost_one}, "b", "b.csv", DataQualityLimits()
+        JudgedMaterializations(instance, "b", [dg.AssetKey("sales")]),
+        {dg.AssetKey("sales"): lost_one},
+        "b",
+        "b.csv",
+        DataQualityLimits(),
     )
 
     assert (accounted.check_name, accounted.passed, accounted.severity) == (

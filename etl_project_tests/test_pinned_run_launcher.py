@@ -21,6 +21,8 @@ IMAGE = "etl_project:test"
 def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """deploy/dagster.yaml as it is, but SQLite storage instead of PostgreSQL."""
     config = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.yaml").read_text(encoding="utf-8"))
+    for storage in ("run_storage", "event_log_storage", "schedule_storage"):  # PostgreSQL's, pooled
+        del config[storage]
     config["storage"] = {"sqlite": {"base_dir": str(tmp_path / "storage")}}
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     for name in config["run_launcher"]["config"]["env_vars"]:

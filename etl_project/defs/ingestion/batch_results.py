@@ -18,6 +18,7 @@ import psycopg2
 import psycopg2.extensions
 
 from etl_project.defs.ingestion.checks import (
+    JudgedMaterializations,
     accounts_by_asset,
     data_quality_evaluations,
     readable_evaluation,
@@ -154,7 +155,8 @@ def _quarantine(
     record_quarantined(conn, batch_id, path, problem)
     [record] = [f for f in quarantined_files(conn) if f.batch_id == batch_id]
     yield quarantine_notice(RAW_EVENTS, batch_id, path.name, problem, record.earlier_version_loaded)
-    yield readable_evaluation(instance, RAW_EVENTS, batch_id, path.name, problem)
+    targets = JudgedMaterializations(instance, batch_id, [RAW_EVENTS])
+    yield readable_evaluation(targets, RAW_EVENTS, batch_id, path.name, problem)
     if not record.earlier_version_loaded:  # else the loaded version's row checks still hold
         yield from quarantined_row_checks(RAW_EVENTS, batch_id, path.name)
 
@@ -200,10 +202,10 @@ def load_and_report(
         raise RuntimeError(f"batch {batch_id!r} loaded but not recorded in utilities.processed_files")
     rejected = first_rejected_rows(conn, batch_id)
     yield from _materializations(batch_id, report, accounting, rejected)
-    yield readable_evaluation(instance, RAW_EVENTS, batch_id, report.filename, None)
-    yield from data_quality_evaluations(
-        instance, accounts_by_asset(RAW_EVENTS, accounting), batch_id, report.filename, limits
-    )
+    accounts = accounts_by_asset(RAW_EVENTS, accounting)
+    targets = JudgedMaterializations(instance, batch_id, accounts)  # one lookup for the 11 evaluations
+    yield readable_evaluation(targets, RAW_EVENTS, batch_id, report.filename, None)
+    yield from data_quality_evaluations(targets, accounts, batch_id, report.filename, limits)
     dangling = dangling_references_after_load(conn, batch_id, report.raw_id_base or 0, report.removed_ids)
     yield references_evaluation(dangling, scope=f"the load of batch {batch_id}")
     log.info(
@@ -249,4 +251,5 @@ def replay_results(
     rechecked = {
         key: account for key, account in accounts.items() if key == RAW_EVENTS or key.path[-1] in changed
     }
-    yield from data_quality_evaluations(instance, rechecked, batch_id, accounting.filename, limits)
+    targets = JudgedMaterializations(instance, batch_id, rechecked)
+    yield from data_quality_evaluations(targets, rechecked, batch_id, accounting.filename, limits)

@@ -10,7 +10,7 @@ partition's latest materialisation as not evaluated).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import dagster as dg
@@ -73,23 +73,50 @@ def batch_check_specs(raw_events: dg.AssetKey, event_tables: list[dg.AssetKey]) 
     return [readable, *quality]
 
 
-def _target(
-    instance: dg.DagsterInstance, key: dg.AssetKey, batch_id: str
-) -> AssetCheckEvaluationTargetMaterializationData | None:
-    """The partition's latest materialisation, which the evaluation judges (None if it never materialised)."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[batch_id]), limit=1
-    ).records
-    if not records:
-        return None
-    record = records[0]
+class JudgedMaterializations:
+    """The latest materialisation of each asset's partition of one batch: what its evaluations judge.
+
+    Looked up in one query of the assets' latest materialisations (the load has just recorded them), not one
+    query per asset: 6 lookups a batch were 7% of a backlog batch's time. An asset whose latest materialisation
+    is another partition's (another run recorded one since) is looked up on its own.
+    """
+
+    def __init__(self, instance: dg.DagsterInstance, batch_id: str, keys: Iterable[dg.AssetKey]):
+        self._instance = instance
+        self._batch_id = batch_id
+        self._found: dict[dg.AssetKey, AssetCheckEvaluationTargetMaterializationData] = {}
+        for record in instance.get_asset_records(list(keys)):
+            latest = record.asset_entry.last_materialization_record
+            event = latest.event_log_entry.dagster_event if latest else None
+            if latest is not None and event is not None and event.partition == batch_id:
+                self._found[record.asset_entry.asset_key] = _target_data(
+                    latest.storage_id, latest.event_log_entry
+                )
+
+    def of(self, key: dg.AssetKey) -> AssetCheckEvaluationTargetMaterializationData | None:
+        """The partition's latest materialisation of `key` (None if it never materialised)."""
+        if key not in self._found:
+            records = self._instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[self._batch_id]), limit=1
+            ).records
+            if not records:
+                return None
+            self._found[key] = _target_data(records[0].storage_id, records[0].event_log_entry)
+        return self._found[key]
+
+
+def _target_data(storage_id: int, entry: dg.EventLogEntry) -> AssetCheckEvaluationTargetMaterializationData:
     return AssetCheckEvaluationTargetMaterializationData(
-        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+        storage_id=storage_id, run_id=entry.run_id, timestamp=entry.timestamp
     )
 
 
 def readable_evaluation(
-    instance: dg.DagsterInstance, raw_events: dg.AssetKey, batch_id: str, filename: str, problem: str | None
+    targets: JudgedMaterializations,
+    raw_events: dg.AssetKey,
+    batch_id: str,
+    filename: str,
+    problem: str | None,
 ) -> dg.AssetCheckEvaluation:
     """`batch_file_readable` of one batch: passed, or failed with the reason the file was quarantined."""
     return dg.AssetCheckEvaluation(
@@ -98,7 +125,7 @@ def readable_evaluation(
         passed=problem is None,
         severity=dg.AssetCheckSeverity.ERROR,
         partition=batch_id,
-        target_materialization_data=_target(instance, raw_events, batch_id),
+        target_materialization_data=targets.of(raw_events),
         description=f"Quarantined: {problem}" if problem else "The file was read.",
         metadata={"file": filename, "reason": problem or ""},
     )
@@ -116,7 +143,7 @@ def _account_metadata(filename: str, account: RowsAccount) -> dict[str, Any]:
 
 
 def data_quality_evaluations(
-    instance: dg.DagsterInstance,
+    targets: JudgedMaterializations,
     accounts: dict[dg.AssetKey, RowsAccount],
     batch_id: str,
     filename: str,
@@ -125,7 +152,7 @@ def data_quality_evaluations(
     """`rows_accounted_for` and `rejected_share` of one batch, for each asset's account of its rows."""
     for key, account in accounts.items():
         metadata = _account_metadata(filename, account)
-        target = _target(instance, key, batch_id)
+        target = targets.of(key)
         yield dg.AssetCheckEvaluation(
             asset_key=key,
             check_name=ROWS_ACCOUNTED_FOR,

@@ -5,12 +5,9 @@
 import dagster as dg
 from pydantic import Field
 
-from etl_project.analytics import refresh_store_daily_sales
-from etl_project.analytics.extent import store_daily_sales_extent
+from etl_project.defs.sales_analytics.refresh_result import refresh
 from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.resources import EtlDatabase
-from etl_project.sales_drop.judged_window import judged_window
-from etl_project.sales_drop.rule import judged_day
 
 ANALYTICS_GROUP = "analytics"
 
@@ -48,22 +45,7 @@ def store_daily_sales(
     run again.
     """
     with etl_database.connect() as conn:
-        report = refresh_store_daily_sales(conn, full=config.full_rebuild)
-        window = judged_window(conn, sales_drop_rules, judged_day(context.run.tags, sales_drop_rules))
-        table = store_daily_sales_extent(conn)
-    days = f", {report.first_day} to {report.last_day}" if report.first_day else ""
-    context.log.info(f"store_daily_sales: {report.kind} refresh of {report.store_days} store-days{days}")
-    metadata: dict[str, str | int] = {
-        "refresh_kind": report.kind,
-        "store_days_refreshed": report.store_days,
-        "changes_consumed": report.changes_consumed,
-        "sales_drop_as_of_date": str(window.as_of),
-        "sales_drop_window_store_days": window.rows,
-    }
-    if report.first_day is not None:  # the days this refresh recomputed, not the table's
-        metadata |= {"refreshed_first_day": str(report.first_day), "refreshed_last_day": str(report.last_day)}
-    # the whole table after the refresh
-    metadata |= {"dagster/row_count": table.store_days, "table_store_days": table.store_days}
-    if table.first_day is not None:
-        metadata |= {"table_first_day": str(table.first_day), "table_last_day": str(table.last_day)}
-    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(window.fingerprint))
+        metadata, version = refresh(
+            conn, sales_drop_rules, context.run.tags, context.log, config.full_rebuild
+        )
+    return dg.MaterializeResult(metadata=metadata, data_version=version)

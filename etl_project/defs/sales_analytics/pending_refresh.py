@@ -5,6 +5,8 @@ What triggers a refresh is what is pending in PostgreSQL, not an automation cond
 updated since the asset was last handled" was reset by a refresh that ended after a load's materialisation
 although its snapshot predated the load's commit, and that batch then waited for the next one (issue 21.4).
 A change row stays until a refresh consumes it, so a tick that sees it always leads to a refresh.
+Load runs refresh after their batches (refresh_result.py), so a batch needs no refresh run of its own; while
+runs that refresh are queued or running (a backlog), what is pending waits for them, for at most GRACE_SECONDS.
 """
 
 import json
@@ -14,14 +16,14 @@ import dagster as dg
 
 from etl_project.analytics.pending import pending_changes
 from etl_project.defs.sales_analytics.assets import store_daily_sales
+from etl_project.defs.sales_analytics.refresh_result import REFRESHES_TAG
 from etl_project.resources import EtlDatabase
 
 #: How often the change log is looked at: a wait for this tick is on a late batch's path to its alert.
 PENDING_TICK_SECONDS = 10
-#: Runs tagged so refresh store_daily_sales (this sensor's job; daily_sales_verdict_job, before its check).
-REFRESHES_TAG = {"etl/refreshes": "store_daily_sales"}
-#: A run that refreshes after loading takes what was pending when its refresh starts; a change still pending
-#: this long after this sensor first saw it is refreshed by a run of its own, whatever else is running.
+#: A run that refreshes after its own work (REFRESHES_TAG: load runs, the daily verdict) takes what was pending
+#: when its refresh starts; a change still pending this long after this sensor first saw it is refreshed by a run
+#: of its own, whatever else is running.
 GRACE_SECONDS = 60
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
@@ -50,7 +52,8 @@ def _first_seen(cursor: str | None, oldest_change_id: int, now: float) -> float:
     minimum_interval_seconds=PENDING_TICK_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Every 10 s: refreshes store_daily_sales when the change log holds rows no refresh consumed "
-    "yet (a load, reload or late-sales replay), unless a run that will refresh is already queued or running.",
+    "yet (a reload, a late-sales replay, a load whose run could not refresh), unless a run that will refresh "
+    "(a load run, the daily verdict) is queued or running: for at most 60 s, then whatever else runs.",
 )
 def pending_sales_refresh_sensor(
     context: dg.SensorEvaluationContext, etl_database: EtlDatabase

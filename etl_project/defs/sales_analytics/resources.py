@@ -38,6 +38,21 @@ class SalesDropRules(dg.ConfigurableResource):
     def evaluation_date(self, now: datetime | None = None) -> date:
         return evaluation_date(self, now)
 
+    @classmethod
+    def from_environment(cls) -> "SalesDropRules":
+        """The rules as the code location configures them (ETL_SALES_DROP_*, ETL_TIMEZONE)."""
+        return cls(
+            **env_settings(
+                as_of_date="ETL_SALES_DROP_AS_OF_DATE",
+                timezone="ETL_TIMEZONE",
+                verdict_schedule="ETL_SALES_DROP_SCHEDULE",
+            ),
+            **env_numbers(
+                threshold_percent="ETL_SALES_DROP_THRESHOLD_PERCENT",
+                min_baseline_amount="ETL_SALES_DROP_MIN_BASELINE",
+            ),
+        )
+
 
 def verdict_schedule_from_env() -> tuple[str, str]:
     """(cron, time zone) of the daily verdict, as the schedule and the check both read them."""
@@ -51,16 +66,6 @@ def verdict_schedule_from_env() -> tuple[str, str]:
 def sales_analytics_resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
-            "sales_drop_rules": SalesDropRules(
-                **env_settings(
-                    as_of_date="ETL_SALES_DROP_AS_OF_DATE",
-                    timezone="ETL_TIMEZONE",
-                    verdict_schedule="ETL_SALES_DROP_SCHEDULE",
-                ),
-                **env_numbers(
-                    threshold_percent="ETL_SALES_DROP_THRESHOLD_PERCENT",
-                    min_baseline_amount="ETL_SALES_DROP_MIN_BASELINE",
-                ),
-            ),
+            "sales_drop_rules": SalesDropRules.from_environment(),
         }
     )

@@ -4,7 +4,7 @@ import dagster as dg
 
 from etl_project.defs.ingestion.integrity import references_valid
 from etl_project.defs.sales_analytics.assets import store_daily_sales
-from etl_project.defs.sales_analytics.pending_refresh import REFRESHES_TAG
+from etl_project.defs.sales_analytics.refresh_result import REFRESHES_TAG
 from etl_project.defs.sales_analytics.resources import verdict_schedule_from_env
 from etl_project.sales_drop.rule import AS_OF_TAG, day_judged_at
 
