@@ -1,4 +1,5 @@
-"""batch_file_sensor: turns new batch files in the shared directory into partitions and the runs that load them."""
+"""batch_file_sensor: turns new batch files in the shared directory (or the bucket) into partitions and the runs
+that load them."""
 
 import hashlib
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME, batch_p
 from etl_project.defs.ingestion.undecodable_files import quarantine_undecodable_names
 from etl_project.loading import RecordedVersion, processed_versions, seen_again_unchanged
 from etl_project.resources import EtlDatabase, SharedDirectory
-from etl_project.resources.shared_directory import BatchFile
+from etl_project.sources import BatchFile, BatchSource
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -29,7 +30,7 @@ def _processed_files(etl_database: EtlDatabase, names: list[str]) -> dict[str, R
 
 
 def _unchanged_content(
-    etl_database: EtlDatabase, shared_directory: SharedDirectory, candidates: list[BatchFile]
+    etl_database: EtlDatabase, source: BatchSource, candidates: list[BatchFile]
 ) -> set[str]:
     """Batches among `candidates` (files with a new size or modification time) whose file holds exactly the
     loaded content: recorded as seen again, never reloaded. Only files of the loaded version's size are hashed."""
@@ -39,7 +40,7 @@ def _unchanged_content(
         return {
             file.batch_id
             for file in candidates
-            if seen_again_unchanged(conn, file.batch_id, shared_directory.root / file.name)
+            if seen_again_unchanged(conn, file.batch_id, source.batch_object(file.batch_id))
         }
 
 
@@ -89,12 +90,19 @@ def tick_summary(new: list[str], changed: list[str], unchanged: Sequence[str] = 
     return "; ".join(parts)
 
 
+def _version_key(file: BatchFile) -> str:
+    """The run key of a version's reload: its size, modification time and (an object) ETag."""
+    key = f"batch:{file.batch_id}:{file.size}:{file.mtime_ns}"
+    return f"{key}:{file.etag.strip(chr(34))}" if file.etag else key
+
+
 @dg.sensor(
     name="batch_file_sensor",
     job=load_batches_job,
     minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Every 10 s: each new complete <batch_id>.csv in the shared directory becomes a partition of "
+    description="Every 10 s: each new complete <batch_id>.csv in the shared directory (or the bucket of "
+    "ETL_SOURCE_URL) becomes a partition of "
     "`batches` and is loaded by load_batches_job; a file replaced after loading is reloaded, unless it holds "
     "the loaded content again (same SHA-256: recorded as seen again, not reloaded). A tick that "
     "requested runs names the files in its log; a skipped tick says how many files it looked at.",
@@ -109,12 +117,11 @@ def batch_file_sensor(
     reload replaces the batch's rows, unless its SHA-256 equals the loaded content's (seen again, not reloaded). Files still being written (hidden temporary names, or modified within
     the settle time) wait for a later tick.
     """
+    source = shared_directory.source()
     try:
-        scan = shared_directory.scan_batch_files()
+        scan = source.scan()
     except OSError as err:
-        return dg.SkipReason(
-            f"Cannot list the shared directory {shared_directory.root}: {err.strerror or err}"
-        )
+        return dg.SkipReason(f"Cannot list the shared directory {source.location}: {err.strerror or err}")
     files, skipped = scan.ready, scan.skipped
     quarantine_undecodable_names(context.log, etl_database, scan.undecodable)  # never sent as they are
     for note in skipped:
@@ -128,14 +135,14 @@ def batch_file_sensor(
         if seen is None:
             if file.batch_id not in known_partitions:
                 new.append(file.batch_id)
-        elif seen.mtime_ns is not None and not seen.same_version(file.size, file.mtime_ns):
+        elif seen.mtime_ns is not None and not seen.same_version(file.size, file.mtime_ns, file.etag):
             touched.append(file)  # a legacy pipeline's record (no mtime) is never reloaded, as in the legacy
-    unchanged = _unchanged_content(etl_database, shared_directory, touched)
+    unchanged = _unchanged_content(etl_database, source, touched)
     changed = [file for file in touched if file.batch_id not in unchanged]
     if not new and not changed:
         if unchanged:
             return dg.SkipReason(tick_summary([], [], sorted(unchanged)))
-        return dg.SkipReason(f"No new files among {len(files)} in {shared_directory.root}")
+        return dg.SkipReason(f"No new files among {len(files)} in {source.location}")
     new.sort()
     context.log.info(tick_summary(new, sorted(f.batch_id for f in changed), sorted(unchanged)))
     for file in changed:
@@ -143,10 +150,7 @@ def batch_file_sensor(
             f"{file.name} changed since it was loaded; reloading it replaces batch {file.batch_id!r}"
         )
     to_register = new + sorted(f.batch_id for f in changed if f.batch_id not in known_partitions)
-    reloads = [
-        dg.RunRequest(run_key=f"batch:{f.batch_id}:{f.size}:{f.mtime_ns}", partition_key=f.batch_id)
-        for f in changed
-    ]
+    reloads = [dg.RunRequest(run_key=_version_key(f), partition_key=f.batch_id) for f in changed]
     return dg.SensorResult(
         run_requests=plan_runs(new) + reloads,
         dynamic_partitions_requests=[batch_partitions.build_add_request(to_register)] if to_register else [],

@@ -1,0 +1,110 @@
+"""An S3-compatible bucket as a source: `<prefix><batch_id>.csv` objects, complete once listed.
+
+S3 writes are atomic, so an object is there whole or not at all: no settle time. The listing says each
+object's version (ETag, size, Last-Modified); the ledger, not a "since this key" cursor, decides what is new
+(a cursor misses objects written with a key that sorts before it). Credentials come from AWS's own chain
+(environment, profile, instance role) through the client given; nothing here reads or prints them.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from etl_project.generator.events import BatchFileExistsError, Event, write_batch_rows
+from etl_project.loading import BatchObject
+from etl_project.printable import escaped_file_name
+from etl_project.schemas import invalid_batch_id_reason
+from etl_project.sources.base import BATCH_FILE_SUFFIX, BatchFile, BatchSource, SourceScan
+from etl_project.sources.bucket_object import BucketObject, error_code, last_modified_ns
+from etl_project.sources.location import BucketLocation
+
+#: A generated batch is rendered in memory up to this size, on a temporary file beyond it, then put at once.
+_SPOOL_BYTES = 8 << 20
+
+
+class BucketListingError(OSError):
+    """The bucket cannot be listed (no such bucket, refused, unreachable); the message says which."""
+
+
+class BucketSource(BatchSource):
+    """Batch files under one prefix of one bucket, through one boto3 S3 client (thread-safe, shared)."""
+
+    def __init__(self, client: Any, location: BucketLocation):
+        self.client = client
+        self.bucket_location = location
+
+    @property
+    def location(self) -> str:
+        return self.bucket_location.url
+
+    def batch_object(self, batch_id: str) -> BatchObject:
+        reason = invalid_batch_id_reason(batch_id)
+        refused = f"{batch_id!r}: {reason}" if reason else None
+        return BucketObject(self.client, self.bucket_location, f"{batch_id}{BATCH_FILE_SUFFIX}", refused)
+
+    def holds(self, batch_id: str) -> bool:
+        return self.batch_object(batch_id).version() is not None
+
+    def scan(self) -> SourceScan:
+        """Every `<batch_id>.csv` directly under the prefix, with its version; other keys are not batches."""
+        scan = SourceScan([], [], [])
+        prefix = self.bucket_location.prefix
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket_location.bucket, Prefix=prefix, Delimiter="/"
+        )
+        try:
+            for page in pages:
+                for entry in page.get("Contents", []):
+                    self._take(scan, entry, entry["Key"][len(prefix) :])
+        except ClientError as err:
+            raise BucketListingError(f"{error_code(err) or 'refused'}: {err}") from err
+        except BotoCoreError as err:
+            raise BucketListingError(str(err)) from err
+        return scan
+
+    @staticmethod
+    def _take(scan: SourceScan, entry: dict[str, Any], name: str) -> None:
+        if name.startswith(".") or not name.endswith(BATCH_FILE_SUFFIX):
+            return
+        batch_id = name[: -len(BATCH_FILE_SUFFIX)]
+        reason = invalid_batch_id_reason(batch_id)
+        if reason:
+            scan.skipped.append(f"{escaped_file_name(name)}: {reason}")
+            return
+        version = (entry["Size"], last_modified_ns(entry["LastModified"]), entry["ETag"])
+        scan.ready.append(BatchFile(batch_id, name, *version))
+
+    def write_batch(self, batch_id: str, created_at: datetime, events: Iterable[Event]) -> str:
+        """Put `<prefix><batch_id>.csv` with `If-None-Match: *`: S3 refuses to replace an existing object."""
+        reason = invalid_batch_id_reason(batch_id)
+        if reason:
+            raise ValueError(f"batch id {batch_id!r} cannot name a file: {reason}")
+        key = self.bucket_location.key_of(f"{batch_id}{BATCH_FILE_SUFFIX}")
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as body:
+            text = io.TextIOWrapper(body, encoding="utf-8", newline="")  # type: ignore[type-var]
+            write_batch_rows(text, batch_id, created_at, events)
+            text.flush()
+            text.detach()
+            body.seek(0)
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket_location.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType="text/csv",
+                    IfNoneMatch="*",
+                )
+            except ClientError as err:
+                if error_code(err) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+                    raise BatchFileExistsError(
+                        f"{batch_id}{BATCH_FILE_SUFFIX} exists already in {self.location}: a generator never "
+                        "overwrites a batch file; choose another batch id"
+                    ) from err
+                raise
+        return f"s3://{self.bucket_location.bucket}/{key}"
