@@ -148,3 +148,29 @@ def test_etl_generate_out_s3_writes_the_object(monkeypatch, s3_endpoint, bucket_
     assert drop.keys() == [f"{drop.prefix}manual_1.csv"]
     assert main(["generate", "--out", bucket_url, "--batch-id", "manual_1", "--no-database"]) == 1
     assert "exists already" in capsys.readouterr().err
+
+
+def test_a_tick_lists_past_the_newest_known_name_in_full_and_sweeps_the_rest_a_part_at_a_time(
+    bucket, monkeypatch
+):
+    from etl_project.sources import bucket as bucket_module
+
+    monkeypatch.setattr(bucket_module, "PAGE_KEYS", 1)
+    monkeypatch.setattr(bucket_module, "SWEEP_KEYS", 2)
+    shared, drop = bucket
+    for name in ["a.csv", "b.csv", "c.csv", "d.csv"]:
+        drop.put(name, HEADER)
+    source = shared.source()
+
+    def listed(newest_known):
+        return sorted(f.batch_id for f in source.scan(newest_known).ready)
+
+    assert listed(None) == ["a", "b", "c", "d"]  # an empty ledger: everything
+    assert listed("d.csv") == ["a", "b"]  # nothing after d; the sweep's first part
+    drop.put("e.csv", HEADER)
+    drop.put("b.csv", HEADER + HEADER)  # replaced: seen when the sweep comes by
+    assert listed("d.csv") == ["c", "d", "e"]  # e at once; the sweep's second part
+    assert listed("d.csv") == ["e"]  # the sweep's last part: its end
+    assert listed("d.csv") == ["a", "b", "e"]  # the sweep starts over
+    [b] = [f for f in source.scan(None).ready if f.batch_id == "b"]
+    assert b.size == 2 * len(HEADER)

@@ -79,4 +79,4 @@ class SharedDirectory(dg.ConfigurableResource):
 
     def scan_batch_files(self, now: float | None = None) -> SourceScan:
         """One scan of the directory (DirectorySource.scan)."""
-        return DirectorySource(self.root, self.settle_seconds).scan(now)
+        return DirectorySource(self.root, self.settle_seconds).scan(now=now)

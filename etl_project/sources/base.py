@@ -43,8 +43,12 @@ class BatchSource(ABC):
         """Where it is, for messages (a path or `s3://bucket/prefix/`; never a credential)."""
 
     @abstractmethod
-    def scan(self) -> SourceScan:
-        """The complete batch files there now; raises OSError when the source cannot be listed."""
+    def scan(self, newest_known: str | None = None) -> SourceScan:
+        """The complete batch files there now; raises OSError when the source cannot be listed.
+
+        `newest_known`: the greatest file name the ledger holds. A source whose listing costs a request per
+        thousand names (a bucket) may list past it in full and the rest a part at a time (BucketSource); a
+        directory lists everything anyway."""
 
     @abstractmethod
     def batch_object(self, batch_id: str) -> BatchObject:

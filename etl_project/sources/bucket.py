@@ -4,12 +4,21 @@ S3 writes are atomic, so an object is there whole or not at all: no settle time.
 object's version (ETag, size, Last-Modified); the ledger, not a "since this key" cursor, decides what is new
 (a cursor misses objects written with a key that sorts before it). Credentials come from AWS's own chain
 (environment, profile, instance role) through the client given; nothing here reads or prints them.
+
+Listing costs one request per thousand keys, so a tick does not list a large prefix whole. It lists (1) every
+key after the greatest name the ledger holds, in full: new batches whose ids sort by time (`generated__<time>`,
+`manual__<time>`) are seen on the next tick; and (2) the next SWEEP_KEYS keys of a sweep through the whole
+prefix, which resumes where the previous tick stopped: a replaced object, or a new one whose key sorts before
+the newest, is seen within one sweep (a prefix of 100k objects: 10 ticks). A prefix smaller than SWEEP_KEYS is
+listed whole on every tick. The sweep's position is kept in the process (the code server's); after a restart
+the sweep starts over, which delays nothing but those out-of-order changes.
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -26,6 +35,14 @@ from etl_project.sources.location import BucketLocation
 
 #: A generated batch is rendered in memory up to this size, on a temporary file beyond it, then put at once.
 _SPOOL_BYTES = 8 << 20
+#: Keys per list request (S3's largest page).
+PAGE_KEYS = 1000
+#: Keys the sweep lists per tick (ten requests).
+SWEEP_KEYS = 10_000
+
+#: Where each prefix's sweep resumes (the last key it listed; "" from the start), per process.
+_sweep_positions: dict[str, str] = {}
+_sweep_lock = threading.Lock()
 
 
 class BucketListingError(OSError):
@@ -51,22 +68,59 @@ class BucketSource(BatchSource):
     def holds(self, batch_id: str) -> bool:
         return self.batch_object(batch_id).version() is not None
 
-    def scan(self) -> SourceScan:
-        """Every `<batch_id>.csv` directly under the prefix, with its version; other keys are not batches."""
+    def scan(self, newest_known: str | None = None) -> SourceScan:
+        """`<batch_id>.csv` objects directly under the prefix, with their versions: all of them when the
+        ledger knows no name yet, else those after `newest_known` and the sweep's next SWEEP_KEYS keys."""
         scan = SourceScan([], [], [])
-        prefix = self.bucket_location.prefix
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket_location.bucket, Prefix=prefix, Delimiter="/"
-        )
+        seen: set[str] = set()
+        location = self.location
         try:
-            for page in pages:
-                for entry in page.get("Contents", []):
-                    self._take(scan, entry, entry["Key"][len(prefix) :])
+            if newest_known is None:
+                self._list(scan, seen, "", None)
+            else:
+                self._list(scan, seen, self.bucket_location.key_of(newest_known), None)
+                with _sweep_lock:
+                    start = _sweep_positions.get(location, "")
+                last, complete = self._list(scan, seen, start, SWEEP_KEYS)
+                with _sweep_lock:
+                    _sweep_positions[location] = "" if complete else last
         except ClientError as err:
             raise BucketListingError(f"{error_code(err) or 'refused'}: {err}") from err
         except BotoCoreError as err:
             raise BucketListingError(str(err)) from err
         return scan
+
+    def _list(
+        self, scan: SourceScan, seen: set[str], start_after: str, limit: int | None
+    ) -> tuple[str, bool]:
+        """List keys after `start_after` ("" from the start), at least `limit` of them (None: all) into
+        `scan`; returns the last key listed and whether the listing reached the end of the prefix."""
+        prefix = self.bucket_location.prefix
+        request: dict[str, Any] = {
+            "Bucket": self.bucket_location.bucket,
+            "Prefix": prefix,
+            "Delimiter": "/",
+            "MaxKeys": PAGE_KEYS,
+        }
+        if start_after:
+            request["StartAfter"] = start_after
+        listed, last = 0, start_after
+        while True:
+            page = self.client.list_objects_v2(**request)
+            for entry in page.get("Contents", []):
+                key = last = entry["Key"]
+                listed += 1
+                if key not in seen:
+                    seen.add(key)
+                    self._take(scan, entry, key[len(prefix) :])
+            for folder in page.get("CommonPrefixes", []):  # deeper "folders": not batches
+                last, listed = max(last, folder["Prefix"]), listed + 1
+            if not page.get("IsTruncated"):
+                return last, True
+            if limit is not None and listed >= limit:
+                return last, False
+            request["ContinuationToken"] = page["NextContinuationToken"]
+            request.pop("StartAfter", None)
 
     @staticmethod
     def _take(scan: SourceScan, entry: dict[str, Any], name: str) -> None:

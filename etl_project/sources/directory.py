@@ -41,7 +41,7 @@ class DirectorySource(BatchSource):
     def write_batch(self, batch_id: str, created_at: datetime, events: Iterable[Event]) -> str:
         return str(write_batch_file(self.root, batch_id, created_at, events))
 
-    def scan(self, now: float | None = None) -> SourceScan:
+    def scan(self, newest_known: str | None = None, now: float | None = None) -> SourceScan:
         """List complete batch files in one directory scan; also the names skipped and why.
 
         Hidden files, other suffixes, symlinks and files modified within `settle_seconds` are not batches

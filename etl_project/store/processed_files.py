@@ -316,6 +316,15 @@ def recorded_batch_ids(conn: psycopg2.extensions.connection) -> set[str]:
         return {row[0] for row in cur.fetchall()}
 
 
+def newest_filename(conn: psycopg2.extensions.connection) -> str | None:
+    """The greatest file name the ledger holds, in byte order (S3's key order); None when it holds none.
+    The bucket source lists in full only the keys after it (a scan of the ledger: ~20 ms at 100k files)."""
+    with conn.cursor() as cur:
+        cur.execute('SELECT max(filename COLLATE "C") FROM utilities.processed_files')
+        newest: str | None = one_row(cur)[0]
+        return newest
+
+
 def recorded_status(conn: psycopg2.extensions.connection, batch_id: str) -> FileStatus | None:
     """The status of the batch's record, None when the ledger never saw the batch (the generator asks)."""
     with conn.cursor() as cur:

@@ -10,7 +10,7 @@ from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME, batch_partitions
 from etl_project.defs.ingestion.undecodable_files import quarantine_undecodable_names
-from etl_project.loading import RecordedVersion, processed_versions, seen_again_unchanged
+from etl_project.loading import RecordedVersion, newest_filename, processed_versions, seen_again_unchanged
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.sources import BatchFile, BatchSource
 
@@ -118,8 +118,10 @@ def batch_file_sensor(
     the settle time) wait for a later tick.
     """
     source = shared_directory.source()
+    with etl_database.connect() as conn:
+        newest_known = newest_filename(conn)  # a bucket lists in full only past it (BucketSource.scan)
     try:
-        scan = source.scan()
+        scan = source.scan(newest_known)
     except OSError as err:
         return dg.SkipReason(f"Cannot list the shared directory {source.location}: {err.strerror or err}")
     files, skipped = scan.ready, scan.skipped
