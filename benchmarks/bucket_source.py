@@ -249,6 +249,10 @@ def render_bucket(result: BucketResult) -> str:
             "peak RSS from disk / from the bucket (MB)",
             f"{result.peak_rss_disk_mb or 0:.0f} / {result.peak_rss_bucket_mb or 0:.0f}",
         ],
+        [
+            "  of which before the load: imports (and boto3's client) (MB)",
+            f"{result.rss_before_load_disk_mb or 0:.0f} / {result.rss_before_load_bucket_mb or 0:.0f}",
+        ],
     ]
     return "\n".join(
         [
