@@ -157,6 +157,7 @@ def test_a_tick_lists_past_the_newest_known_name_in_full_and_sweeps_the_rest_a_p
 
     monkeypatch.setattr(bucket_module, "PAGE_KEYS", 1)
     monkeypatch.setattr(bucket_module, "SWEEP_KEYS", 2)
+    monkeypatch.setattr(bucket_module, "SWEEP_SECONDS", 3600)  # here the keys, not the time, end each part
     shared, drop = bucket
     for name in ["a.csv", "b.csv", "c.csv", "d.csv"]:
         drop.put(name, HEADER)
