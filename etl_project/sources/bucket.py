@@ -10,7 +10,7 @@ key after the greatest name the ledger holds, in full: new batches whose ids sor
 `manual__<time>`) are seen on the next tick; and (2) the next part of a sweep through the whole prefix, which
 resumes where the previous tick stopped: at least one page, then pages while the tick's SWEEP_SECONDS last, at
 most SWEEP_KEYS keys. A replaced object, or a new one whose key sorts before the newest, is seen within one
-sweep (100k objects: ~10 ticks on S3, whose pages take ~50-100 ms; ~100 on moto, whose pages take ~0.6 s
+sweep (100k objects: ~15 ticks on S3, whose pages take ~50-100 ms; ~100 on moto, whose pages take ~1 s
 there). A prefix of a page or two is listed whole on every tick. The sweep's position is kept in the process (the code server's); after a restart
 the sweep starts over, which delays nothing but those out-of-order changes.
 """
