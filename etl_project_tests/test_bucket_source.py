@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 
 import dagster as dg
+import psycopg2
 import pytest
 
 from etl_project.cli import main
 from etl_project.defs.generator.jobs import generate_batch_job
 from etl_project.defs.ingestion.sensors import batch_file_sensor
 from etl_project.defs.resources import shared_resources
-from etl_project.loading import BatchFileError, load_batch
+from etl_project.loading import SourceReadError, is_transient, load_batch
 from etl_project.loading.staging import PARALLEL_STAGING_MIN_BYTES
 from etl_project.resources import SharedDirectory
 from etl_project.resources.from_environment import RunConfigOverrideError
@@ -47,8 +48,6 @@ def test_a_large_object_is_streamed_into_copy_in_two_parts_with_its_sha256(bucke
     rows = 1 + PARALLEL_STAGING_MIN_BYTES // len(store_rows("big", 1, 1))
     data = HEADER + store_rows("big", 1, rows)
     drop.put("big.csv", data)
-    import psycopg2
-
     conn = psycopg2.connect(database_url)
     try:
         report = load_batch(conn, "big", shared.source().batch_object("big"))
@@ -60,13 +59,21 @@ def test_a_large_object_is_streamed_into_copy_in_two_parts_with_its_sha256(bucke
     assert report.source_etag and report.size_bytes == len(data)
 
 
-def test_an_object_replaced_while_it_is_read_stops_the_read(bucket):
+def test_an_object_replaced_while_it_is_read_stops_the_read_and_the_retry_loads_the_new_version(
+    bucket, database_url
+):
     shared, drop = bucket
     drop.put("b1.csv", HEADER + store_rows("b1", 1, 3))
     with shared.source().batch_object("b1").open() as opened:
         drop.put("b1.csv", HEADER + store_rows("b1", 1, 4))
-        with pytest.raises(BatchFileError, match="replaced or deleted while it was read"):
+        with pytest.raises(SourceReadError, match="replaced or deleted while it was read") as stopped:
             opened.reader().read(100)
+    assert is_transient(stopped.value)  # not quarantined: the step's retry policy runs the load again
+    conn = psycopg2.connect(database_url)
+    try:
+        assert load_batch(conn, "b1", shared.source().batch_object("b1")).rows_read == 4
+    finally:
+        conn.close()
 
 
 def test_only_batch_objects_directly_under_the_prefix_are_listed(bucket):

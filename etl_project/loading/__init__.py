@@ -36,7 +36,12 @@ from etl_project.loading.batch_object import (
     batch_object_of,
 )
 from etl_project.loading.database_refusals import database_refusal
-from etl_project.loading.errors import RowsNotAccountedForError, TerminalLoadError, is_transient
+from etl_project.loading.errors import (
+    RowsNotAccountedForError,
+    SourceReadError,
+    TerminalLoadError,
+    is_transient,
+)
 from etl_project.loading.file_versions import file_sha256, seen_again_unchanged
 from etl_project.loading.integrity import (
     DanglingReferences,
@@ -83,6 +88,7 @@ __all__ = [
     "ReloadRefusedError",
     "RowsAccount",
     "RowsNotAccountedForError",
+    "SourceReadError",
     "TerminalLoadError",
     "batches_loaded_before",
     "batches_to_replay",

@@ -3,8 +3,11 @@
 A load reads the object several times at once (the header, the SHA-256, each COPY part, each with its own
 position), like a file opened once and read with pread: each reader asks for byte ranges, a window at a time,
 never the whole object, and every GET carries `If-Match: <the ETag seen when opened>`. An object replaced
-while it is read fails that condition (412) and the load stops with `BatchFileError`, instead of mixing two
-versions; the sensor then sees the new version and loads it.
+while it is read fails that condition (412) and the load stops with `SourceReadError`, instead of mixing two
+versions.
+
+That failure, and a store that does not answer, raise `SourceReadError` (transient: the step's retry reads the
+object as it is then), never `BatchFileError`: a quarantine would record the new version as unreadable.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from etl_project.loading import BatchFileError, ObjectVersion, UnsafeBatchFileError
+from etl_project.loading import BatchFileError, ObjectVersion, SourceReadError, UnsafeBatchFileError
 from etl_project.sources.location import BucketLocation
 
 #: Bytes asked for by one ranged GET: memory stays flat (the body is read in pieces) and a reader that stops
@@ -55,7 +58,11 @@ class BucketObject:
         except ClientError as err:
             if is_missing(err):
                 return None
-            raise
+            raise SourceReadError(
+                f"{self.name}: {error_code(err) or 'refused'} from {self._location.url}"
+            ) from err
+        except BotoCoreError as err:
+            raise SourceReadError(f"{self.name}: {err}") from err
         return head
 
     def require(self) -> None:
@@ -111,10 +118,12 @@ class OpenedBucketObject:
             )
         except ClientError as err:
             if error_code(err) in {"PreconditionFailed", "412"} or is_missing(err):
-                raise BatchFileError(
-                    self.path, "replaced or deleted while it was read; the version there now is read next"
+                raise SourceReadError(
+                    f"{self.path.name}: replaced or deleted while it was read; the version there now is read next"
                 ) from err
-            raise
+            raise SourceReadError(f"{self.path.name}: {error_code(err) or 'refused'}") from err
+        except BotoCoreError as err:
+            raise SourceReadError(f"{self.path.name}: {err}") from err
         return answer["Body"]
 
     def close(self) -> None:
@@ -167,7 +176,7 @@ class _RangeReader(io.RawIOBase):
         data = self._body.read(min(want, self._body_stop - self.position))
         if not data:
             self._drop_body()
-            raise BatchFileError(self._opened.path, "the connection to the bucket ended early while reading")
+            raise SourceReadError(f"{self._opened.path.name}: the connection to the bucket ended early")
         buffer[: len(data)] = data
         self.position += len(data)
         self._body_at += len(data)
