@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg2
@@ -112,6 +113,7 @@ def measure_worker(
     worker_module: str = "benchmarks.workers",
     migrate: bool = True,
     timeout_s: float | None = None,
+    worker_args: Sequence[str] = (),
 ) -> dict[str, object]:
     """Run `<worker_module> <method>` into a fresh database, migrated unless told not to (holding `other_orders`
     orders of other batches, with stores and products in proportion, when asked); check every row is
@@ -121,7 +123,7 @@ def measure_worker(
     if other_orders:
         _load_other_batches(url, other_orders)
     server.checkpoint()
-    extra = ["--explain-to", str(explain_to)] if explain_to else []
+    extra = [*(["--explain-to", str(explain_to)] if explain_to else []), *worker_args]
     wal_start = server.wal_bytes()
     measured = run_measured(
         python_module(worker_module, method, "--file", str(path), "--batch-id", BATCH_ID, *extra),

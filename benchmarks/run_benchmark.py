@@ -22,6 +22,9 @@ every method gets a fresh, migrated database of its own):
   soak     --soak-batches small files at --soak-rate a minute through the real daemon, webserver and code
            server, housekeeping every minute with retentions of --soak-retention-minutes; per --soak-interval
            batches: database growth, sensor tick, run start-up, RSS, each judged flat/bounded (benchmarks/soak.py).
+  bucket   the bucket source on moto's S3 API server: a sensor tick over --bucket-objects processed objects
+           and one new one (its list requests), and the large batch loaded from the bucket vs from disk (time
+           ratio, peak RSS; benchmarks/bucket_source.py).
 
 Prints the tables and the targets (met / NOT MET), and writes everything with machine facts to
 .bench/results-<timestamp>.json and .bench/latest.json. Exits 1 when a scenario fails (a load lost or rejected
@@ -53,7 +56,7 @@ from benchmarks.support import (
     redact_text,
 )
 
-SCENARIOS = ("large", "backlog", "tick", "analytics", "alternatives", "latency", "soak")
+SCENARIOS = ("large", "backlog", "tick", "analytics", "alternatives", "latency", "soak", "bucket")
 LARGE_METHODS = ("psql_copy", "platform", "pandas")
 Result = TypeVar("Result")
 
@@ -125,6 +128,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backlog-files", type=_positive, default=500)
     parser.add_argument("--backlog-timeout", type=float, default=300.0, help="seconds before giving up")
     parser.add_argument("--tick-files", type=_positive, default=100_000)
+    parser.add_argument(
+        "--bucket-objects", type=_positive, default=100_000, help="bucket: processed objects in the prefix"
+    )
     parser.add_argument("--dlt-timeout", type=float, default=600.0, help="alternatives: seconds dlt may take")
     parser.add_argument(
         "--latency-drops", type=_positive, default=5, help="latency: files dropped one by one"
@@ -215,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.alternatives import render_alternatives, run_alternatives_scenario
     from benchmarks.analytics_refresh import run_analytics_scenario
     from benchmarks.backlog import render_backlog, run_backlog_scenario
+    from benchmarks.bucket_source import render_bucket, run_bucket_scenario
     from benchmarks.end_to_end_latency import render_latency, run_latency_scenario
     from benchmarks.large_file import run_large_file_scenario
     from benchmarks.large_file_report import render_large_file
@@ -317,6 +324,18 @@ def main(argv: list[str] | None = None) -> int:
                 "latency",
                 lambda: run_latency_scenario(server, drops=args.latency_drops, run_dir=run_dir),
                 render_latency,
+            )
+        if "bucket" in args.only:
+            run_section(
+                "bucket",
+                lambda: run_bucket_scenario(
+                    server,
+                    objects=args.bucket_objects,
+                    events=args.events,
+                    repeat=args.repeat,
+                    regenerate=args.regenerate,
+                ),
+                render_bucket,
             )
         if "analytics" in args.only:
             run_section(

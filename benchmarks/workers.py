@@ -74,8 +74,18 @@ def _enable_auto_explain(conn: psycopg2.extensions.connection, min_duration_ms: 
     return True
 
 
+def _bucket_object(source_url: str, batch_id: str) -> Any:
+    """The batch's object in the bucket, read through boto3's own client (the bucket scenario)."""
+    import boto3
+
+    from etl_project.sources import BucketLocation, BucketSource
+
+    client = boto3.client("s3", endpoint_url=os.environ.get("ETL_S3_ENDPOINT_URL") or None)
+    return BucketSource(client, BucketLocation.parse(source_url)).batch_object(batch_id)
+
+
 def load_with_platform(
-    url: str, path: Path, batch_id: str, explain_to: Path | None = None
+    url: str, path: Any, batch_id: str, explain_to: Path | None = None
 ) -> dict[str, object]:
     """The platform's own path: `load_batch` exactly as the asset calls it, one transaction.
 
@@ -223,12 +233,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, required=True)
     parser.add_argument("--batch-id", required=True)
     parser.add_argument("--explain-to", type=Path, help="platform: write plans of slow statements here")
+    parser.add_argument(
+        "--source-url",
+        help="platform: load <batch-id>.csv from this s3://bucket/prefix/ (ETL_S3_ENDPOINT_URL, AWS's "
+        "credential chain) instead of --file",
+    )
     args = parser.parse_args(argv)
     url = os.environ.get(WORKER_URL_ENV)
     if not url:
         parser.error(f"{WORKER_URL_ENV} is not set")
     if args.method == "platform":
-        result = load_with_platform(url, args.file, args.batch_id, explain_to=args.explain_to)
+        source = _bucket_object(args.source_url, args.batch_id) if args.source_url else args.file
+        result = load_with_platform(url, source, args.batch_id, explain_to=args.explain_to)
     else:
         result = load_with_pandas(url, args.file, args.batch_id)
     json.dump({**result, "vm_hwm_mb": process_memory_mb("VmHWM")}, sys.stdout)

@@ -21,6 +21,7 @@ from etl_project.database.embedded import (
 from etl_project.database.local_server import THROWAWAY_SETTINGS, local_server
 from etl_project.database.migrations import apply_migrations
 from etl_project.resources import EtlDatabase, SharedDirectory
+from etl_testkit.s3_server import new_bucket, s3_server
 
 #: Fixtures of their own modules, shared by several test modules without importing them there.
 pytest_plugins = ["etl_project_tests.legacy_adoption_fixtures"]
@@ -157,3 +158,16 @@ def home_instance(tmp_path, monkeypatch, database_url, shared_dir) -> Iterator[d
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as inst:
         yield inst
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 API server (ThreadedMotoServer) on a free port, for the whole session: its endpoint URL."""
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket_url(s3_endpoint: str) -> str:
+    """A new bucket of the test's own: `s3://<bucket>/incoming/`."""
+    return new_bucket(s3_endpoint)

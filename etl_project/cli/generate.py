@@ -1,6 +1,7 @@
 """`etl generate` and `etl generate-history`: batch files written by hand, for trying the platform out."""
 
 import argparse
+import os
 import random
 import sys
 from contextlib import ExitStack
@@ -19,11 +20,19 @@ from etl_project.generator.events import (
     SequentialIds,
     generate_events,
     generate_history,
-    write_batch_file,
 )
 from etl_project.generator.from_database import DatabaseIds, load_catalog
 from etl_project.generator.taken_batch_ids import BatchIdTakenError, refuse_taken_batch_id
 from etl_project.paths import DEFAULT_SHARED_DATA_DIR
+from etl_project.resources.bucket_client import bucket_source
+from etl_project.sources import BatchSource, DirectorySource, InvalidSourceUrlError
+
+
+def destination(out: str) -> BatchSource:
+    """Where `--out` points: `s3://bucket/prefix/` (through ETL_S3_ENDPOINT_URL when set), else a directory."""
+    if out.startswith("s3://"):
+        return bucket_source(out, os.getenv("ETL_S3_ENDPOINT_URL"))
+    return DirectorySource(Path(out))
 
 
 def _shape(events: int) -> BatchShape:
@@ -37,11 +46,11 @@ def _shape(events: int) -> BatchShape:
     )
 
 
-def _new_batch_id(out: Path, now: datetime) -> str:
+def _new_batch_id(out: BatchSource, now: datetime) -> str:
     """manual__<now>, with a suffix when a file of that name exists already (two runs in one second)."""
     batch_id = readable_batch_id(MANUAL_PREFIX, now)
     candidate, n = batch_id, 1
-    while (out / f"{candidate}.csv").exists():
+    while out.holds(candidate):
         n += 1
         candidate = f"{batch_id}_{n}"
     return candidate
@@ -53,7 +62,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     fake = Faker()
     fake.seed_instance(args.seed)
     rng = random.Random(args.seed)
-    out = Path(args.out)
+    try:
+        out = destination(args.out)
+    except InvalidSourceUrlError as err:
+        print(f"etl generate: --out {err}", file=sys.stderr)
+        return 2
     now = datetime.now(timezone.utc).replace(microsecond=0)
     batch_id = args.batch_id or _new_batch_id(out, now)
     created_at = now.replace(tzinfo=None)
@@ -77,7 +90,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             )
         )
     try:
-        print(write_batch_file(out, batch_id, created_at, events))
+        print(out.write_batch(batch_id, created_at, events))
     except BatchFileExistsError as err:  # written by someone else meanwhile
         print(f"etl generate: {err}", file=sys.stderr)
         return 1
@@ -98,7 +111,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "generate",
         help="write one batch file whose ids are reserved from the ETL database, as the scheduled generator does",
     )
-    gen.add_argument("--out", default=str(DEFAULT_SHARED_DATA_DIR), help="directory to write the file to")
+    gen.add_argument(
+        "--out",
+        default=str(DEFAULT_SHARED_DATA_DIR),
+        help="directory to write the file to, or s3://bucket/prefix/ (ETL_S3_ENDPOINT_URL: a server other "
+        "than AWS; credentials from AWS's own chain)",
+    )
     gen.add_argument(
         "--batch-id",
         default=None,

@@ -1,7 +1,8 @@
 """The shared resources of every feature, configured from the environment (docs/reference/configuration.md).
 
 `etl_database` (EtlDatabase: ETL_DATABASE_URL, or the embedded PostgreSQL; ETL_TIMEZONE) and
-`shared_directory` (SharedDirectory: ETL_SHARED_DATA_DIR, ETL_FILE_SETTLE_SECONDS). The classes are in
+`shared_directory` (SharedDirectory: ETL_SHARED_DATA_DIR, ETL_FILE_SETTLE_SECONDS; or a bucket with
+ETL_SOURCE_URL, ETL_S3_ENDPOINT_URL). The classes are in
 `etl_project/resources/`; each feature's own resources are in its folder's `resources.py`.
 """
 
@@ -20,7 +21,11 @@ def shared_resources() -> dg.Definitions:
                 **env_settings(url="ETL_DATABASE_URL", timezone="ETL_TIMEZONE")
             ),
             "shared_directory": EnvironmentSharedDirectory(
-                **env_settings(path="ETL_SHARED_DATA_DIR"),
+                **env_settings(
+                    path="ETL_SHARED_DATA_DIR",
+                    source_url="ETL_SOURCE_URL",
+                    s3_endpoint_url="ETL_S3_ENDPOINT_URL",
+                ),
                 **env_numbers(settle_seconds="ETL_FILE_SETTLE_SECONDS"),
             ),
         }

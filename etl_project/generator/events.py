@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from faker import Faker
 
@@ -173,15 +173,8 @@ def write_batch_file(
     partial = directory / f".{batch_id}.csv{PARTIAL_SUFFIX}"
     if not replace and os.path.lexists(final):
         raise BatchFileExistsError(_exists_message(final))
-    stamp = _timestamp(created_at)
     with os.fdopen(_create_exclusively(partial), "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(
-            out, quoting=csv.QUOTE_ALL, escapechar="\\", doublequote=False, lineterminator="\n"
-        )
-        writer.writerow(BATCH_FILE_COLUMNS)
-        writer.writerows(
-            (batch_id, e.event_type, json.dumps(e.payload, ensure_ascii=False), stamp) for e in events
-        )
+        write_batch_rows(out, batch_id, created_at, events)
         out.flush()
         os.fsync(out.fileno())
     if replace:
@@ -194,6 +187,17 @@ def write_batch_file(
     finally:
         os.unlink(partial)
     return final
+
+
+def write_batch_rows(out: TextIO, batch_id: str, created_at: datetime, events: Iterable[Event]) -> None:
+    """The batch in the legacy format (header, then a row per event), written to `out` (a file, or the body of
+    a bucket's object)."""
+    stamp = _timestamp(created_at)
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, escapechar="\\", doublequote=False, lineterminator="\n")
+    writer.writerow(BATCH_FILE_COLUMNS)
+    writer.writerows(
+        (batch_id, e.event_type, json.dumps(e.payload, ensure_ascii=False), stamp) for e in events
+    )
 
 
 def _exists_message(final: Path) -> str:

@@ -9,6 +9,7 @@ that utilities.processed_files already records (loaded, quarantined or dropped),
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import psycopg2.extensions
 
@@ -20,16 +21,29 @@ class BatchIdTakenError(ValueError):
     """The batch id cannot be given to a generated batch; the message says why."""
 
 
+class BatchDestination(Protocol):
+    """Where a generator writes (a source of `etl_project.sources`): whether a batch's data is there already."""
+
+    @property
+    def location(self) -> str: ...
+    def holds(self, batch_id: str) -> bool: ...
+
+
 def refuse_taken_batch_id(
-    conn: psycopg2.extensions.connection | None, directory: Path, batch_id: str
+    conn: psycopg2.extensions.connection | None, directory: Path | BatchDestination, batch_id: str
 ) -> None:
     """Raise BatchIdTakenError unless `batch_id` is a valid, unused batch id (conn None: no ledger to ask)."""
     reason = invalid_batch_id_reason(batch_id)
     if reason:
         raise BatchIdTakenError(f"batch id {batch_id!r} refused: {reason}")
-    if (directory / f"{batch_id}.csv").exists() or (directory / f"{batch_id}.csv").is_symlink():
+    if isinstance(directory, Path):
+        there = (directory / f"{batch_id}.csv").exists() or (directory / f"{batch_id}.csv").is_symlink()
+        location = str(directory)
+    else:
+        there, location = directory.holds(batch_id), directory.location
+    if there:
         raise BatchIdTakenError(
-            f"batch id {batch_id!r} refused: {batch_id}.csv exists already in {directory}; a generator never "
+            f"batch id {batch_id!r} refused: {batch_id}.csv exists already in {location}; a generator never "
             "overwrites a batch file"
         )
     if conn is None:

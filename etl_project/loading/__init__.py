@@ -5,7 +5,9 @@ import only from `etl_project.loading`:
 
 - `load_batch(conn, batch_id, path)`: load a file as a batch, replacing any earlier load of it, all or
   nothing; returns a `BatchLoadReport`, raises `BatchFileError` when the file cannot be read at all;
-- `is_loaded`, `record_quarantined`: the file's record in `utilities.processed_files` (the ledger, owned by
+- `BatchObject`, `OpenedBatch`, `LocalBatchFile`, `UnsafeBatchFileError`: what a load reads, wherever it lives
+  (`batch_object`: a file here, a bucket's object in `etl_project.sources`), versioned as `ObjectVersion`;
+- `is_loaded`, `record_quarantined`, `record_quarantined_version`: the file's record in `utilities.processed_files` (the ledger, owned by
   `etl_project.store.processed_files`, whose functions these are);
 - `quarantined_files`, `record_dropped`: the quarantined files, and giving up on one (`QuarantinedFile`);
 - `count_batch_rows`, `first_rejected_rows`: what the committed tables hold of a batch (its data-quality
@@ -26,8 +28,20 @@ import only from `etl_project.loading`:
 from etl_project.loading.batch_accounting import BatchAccounting, RowsAccount, count_batch_rows
 from etl_project.loading.batch_file import BatchFileError
 from etl_project.loading.batch_loader import load_batch
+from etl_project.loading.batch_object import (
+    BatchObject,
+    LocalBatchFile,
+    OpenedBatch,
+    UnsafeBatchFileError,
+    batch_object_of,
+)
 from etl_project.loading.database_refusals import database_refusal
-from etl_project.loading.errors import RowsNotAccountedForError, TerminalLoadError, is_transient
+from etl_project.loading.errors import (
+    RowsNotAccountedForError,
+    SourceReadError,
+    TerminalLoadError,
+    is_transient,
+)
 from etl_project.loading.file_versions import file_sha256, seen_again_unchanged
 from etl_project.loading.integrity import (
     DanglingReferences,
@@ -42,20 +56,30 @@ from etl_project.loading.report import BatchLoadReport
 from etl_project.loading.undecodable_names import record_undecodable_names
 from etl_project.store.processed_files import (
     FileStatus,
+    ObjectVersion,
     QuarantinedFile,
     RecordedVersion,
     batches_loaded_before,
     is_loaded,
+    newest_filename,
     processed_versions,
     quarantined_files,
     record_dropped,
     record_quarantined,
+    record_quarantined_version,
 )
 
 __all__ = [
     "BatchAccounting",
     "BatchFileError",
     "BatchLoadReport",
+    "BatchObject",
+    "LocalBatchFile",
+    "ObjectVersion",
+    "OpenedBatch",
+    "UnsafeBatchFileError",
+    "batch_object_of",
+    "record_quarantined_version",
     "DanglingReferences",
     "FileStatus",
     "QuarantinedFile",
@@ -64,6 +88,7 @@ __all__ = [
     "ReloadRefusedError",
     "RowsAccount",
     "RowsNotAccountedForError",
+    "SourceReadError",
     "TerminalLoadError",
     "batches_loaded_before",
     "batches_to_replay",
@@ -77,6 +102,7 @@ __all__ = [
     "is_loaded",
     "is_transient",
     "load_batch",
+    "newest_filename",
     "processed_versions",
     "quarantined_files",
     "record_dropped",

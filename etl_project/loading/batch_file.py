@@ -13,14 +13,14 @@ import hashlib
 import io
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from etl_project.loading.bounded_lines import BoundedLines, LineLimitError, read_header
 from etl_project.schemas import BATCH_FILE_COLUMNS
 
 if TYPE_CHECKING:
-    from etl_project.loading.opened_file import OpenedBatchFile
+    from etl_project.loading.batch_object import OpenedBatch
 
 #: Largest single field accepted (a payload); PostgreSQL's own limit for a jsonb value is far above.
 MAX_FIELD_BYTES = 64 * 1024 * 1024
@@ -33,7 +33,7 @@ STAGED_COLUMNS: tuple[str, ...] = ("file_row", *BATCH_FILE_COLUMNS, "parse_error
 class BatchFileError(Exception):
     """The file cannot be read as a batch at all (not CSV, wrong encoding, wrong header, empty)."""
 
-    def __init__(self, path: Path, problem: str):
+    def __init__(self, path: PurePath, problem: str):
         super().__init__(f"{path.name}: {problem}")
         self.filename = path.name
         self.problem = problem
@@ -66,7 +66,7 @@ class BatchFileStream:
     the four columns in any order; extra columns are ignored.
     """
 
-    def __init__(self, opened: OpenedBatchFile, chunk_chars: int = 1 << 20):
+    def __init__(self, opened: OpenedBatch, chunk_chars: int = 1 << 20):
         self.path = opened.path
         self.rows_read = 0
         self.ignored_columns: list[str] = []

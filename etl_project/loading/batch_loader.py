@@ -19,12 +19,13 @@ import math
 import threading
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from etl_project.loading.batch_object import BatchObject, batch_object_of
 from etl_project.loading.params import (
     BATCH_ID,
     PREVIOUS_BASE,
@@ -92,11 +93,15 @@ def _delete_previous_load(cur: psycopg2.extensions.cursor, batch_id: str) -> Pre
     return kept
 
 
-def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -> BatchLoadReport:
-    """Load `path` as batch `batch_id`, replacing any earlier load of it; all or nothing.
+def load_batch(
+    conn: psycopg2.extensions.connection, batch_id: str, source: Path | BatchObject
+) -> BatchLoadReport:
+    """Load `source` (a file, or a bucket's object) as batch `batch_id`, replacing any earlier load of it; all
+    or nothing.
 
     Raises `BatchFileError` (nothing loaded) when the file cannot be read at all.
     """
+    batch_object = batch_object_of(source)
     validator = _open_validator(conn)
     tables: StagingTables | None = None
     try:
@@ -105,7 +110,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
             load_number = one_row(vcur)[0]
             tables = claim_staging(vcur, load_number)
         staging_params = StagingParams(batch_id, load_number * RAW_ID_RANGE)
-        staged = stage_file([validator, conn], path, tables, staging_params)
+        staged = stage_file([validator, conn], batch_object, tables, staging_params)
         params = staging_params.staged(staged.usual_batch_created_at)
         with conn, conn.cursor() as cur, autocommit(validator) as vcur:
             processed_files.lock_batch(cur, batch_id)
@@ -121,10 +126,10 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
                 writer.abort()
                 raise
             removed = removed_entity_ids(cur, tables, params) if previous else {}
-            refuse_orphaning_reload(cur, path, removed, params)
+            refuse_orphaning_reload(cur, PurePath(batch_object.name), removed, params)
             report = BatchLoadReport(
                 batch_id=batch_id,
-                filename=path.name,
+                filename=batch_object.name,
                 checksum_sha256=staged.checksum_sha256,
                 size_bytes=staged.size_bytes,
                 rows_read=staged.rows_read,
@@ -132,6 +137,7 @@ def load_batch(conn: psycopg2.extensions.connection, batch_id: str, path: Path) 
                 loaded={schema.table: loaded[schema.table] for schema in EVENT_SCHEMAS},
                 raw_id_base=params.raw_id_base,
                 file_mtime_ns=staged.mtime_ns,
+                source_etag=staged.etag,
                 parsed_by=staged.parsed_by,
                 ignored_columns=staged.ignored_columns,
                 removed_ids=removed,

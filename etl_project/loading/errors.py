@@ -6,13 +6,20 @@ already closed), or PostgreSQL rolled the transaction back to resolve a conflict
 serialization failure 40001, deadlock 40P01). Re-running a batch replaces it, so a retry never duplicates.
 Everything else is terminal: the loader's own `TerminalLoadError`s (rows that do not add up), a data problem
 PostgreSQL refuses that is not a file's fault, a programming error. A file that cannot be read is neither: it is
-quarantined (`BatchFileError`) and the run goes on.
+quarantined (`BatchFileError`) and the run goes on. Transient too: a bucket's object that could not be read to
+its end (`SourceReadError`: replaced while it was read, or the store did not answer); the retry reads the
+version there then, which a quarantine would have wrongly recorded as unreadable.
 """
 
 from __future__ import annotations
 
 import psycopg2
 import psycopg2.extensions
+
+
+class SourceReadError(OSError):
+    """The batch's data could not be read to its end through no fault of its content: the object was replaced
+    or deleted while it was read, or the store did not answer. Another attempt reads what is there then."""
 
 
 class TerminalLoadError(Exception):
@@ -34,4 +41,6 @@ TRANSIENT_DATABASE_ERRORS: tuple[type[psycopg2.Error], ...] = (
 
 def is_transient(err: BaseException) -> bool:
     """Whether trying the load again may succeed (see the module's docstring)."""
+    if isinstance(err, SourceReadError):
+        return True
     return isinstance(err, TRANSIENT_DATABASE_ERRORS) and not isinstance(err, TerminalLoadError)

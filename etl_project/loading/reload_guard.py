@@ -11,7 +11,7 @@ quarantine retry` once the file is fixed) to load it.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import PurePath
 
 import psycopg2.extensions
 
@@ -42,7 +42,7 @@ def removed_entity_ids(
 
 
 def refuse_orphaning_reload(
-    cur: psycopg2.extensions.cursor, path: Path, removed: dict[str, list[int]], params: LoadParams
+    cur: psycopg2.extensions.cursor, path: PurePath, removed: dict[str, list[int]], params: LoadParams
 ) -> None:
     """Raise `ReloadRefusedError` when rows of other batches reference an id in `removed`. Each reference is
     looked for only when its table lost ids, so an ordinary reload costs nothing here."""

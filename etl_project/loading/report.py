@@ -31,6 +31,8 @@ class BatchLoadReport:
     rejected: dict[str, Counter[str]] = field(default_factory=dict)
     raw_id_base: int | None = None
     file_mtime_ns: int | None = None
+    #: The bucket object's ETag (None: a file of the shared directory).
+    source_etag: str | None = None
     parsed_by: str = ""
     ignored_columns: list[str] = field(default_factory=list)
     preview: dict[str, list[dict[str, object]]] = field(default_factory=dict)

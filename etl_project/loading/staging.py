@@ -28,7 +28,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from etl_project.loading.batch_file import STAGED_COLUMNS, BatchFileStream
-from etl_project.loading.opened_file import OpenedBatchFile
+from etl_project.loading.batch_object import BatchObject, OpenedBatch, batch_object_of
 from etl_project.loading.params import LoadParams, StagingParams
 from etl_project.loading.staging_tables import (
     StagedPart,
@@ -58,6 +58,8 @@ class StagedFile:
     size_bytes: int
     mtime_ns: int
     parsed_by: str  # "postgresql" (fast path) or "python" (careful path)
+    #: The bucket object's ETag (None: a file); with size and mtime_ns, the version loaded.
+    etag: str | None = None
     parts: list[StagedPart] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     #: The file's first `batch_created_at` when valid and naive (`envelope.usual_batch_created_at`).
@@ -84,7 +86,7 @@ class _FilePart:
 class _FileBytesForCopy(io.RawIOBase):
     """A byte range of the file, for COPY, style-checked and with its line breaks counted."""
 
-    def __init__(self, file: OpenedBatchFile, part: _FilePart, backslash_escapes: bool):
+    def __init__(self, file: OpenedBatch, part: _FilePart, backslash_escapes: bool):
         self._file = file.reader(part.start, part.end)
         self._left = part.end - part.start
         self._forbidden = b'""' if backslash_escapes else b"\\"
@@ -123,7 +125,7 @@ class _PartCopy:
     lines: int
 
 
-def _plain_header(file: OpenedBatchFile) -> tuple[bytes, list[str]] | None:
+def _plain_header(file: OpenedBatch) -> tuple[bytes, list[str]] | None:
     """The header line's bytes and column names, when the fast path can take the file."""
     line = io.BufferedReader(file.reader()).readline(MAX_HEADER_BYTES)
     if not line.endswith(b"\n"):
@@ -138,7 +140,7 @@ def _plain_header(file: OpenedBatchFile) -> tuple[bytes, list[str]] | None:
     return line, names
 
 
-def _split(opened: OpenedBatchFile, body_start: int, size: int, parts: int) -> list[_FilePart]:
+def _split(opened: OpenedBatch, body_start: int, size: int, parts: int) -> list[_FilePart]:
     """The file's data cut at line breaks into `parts` ranges (fewer if it has fewer lines)."""
     cuts = [body_start]
     with io.BufferedReader(opened.reader()) as file:
@@ -167,7 +169,7 @@ def _line_breaks(file: io.BufferedIOBase, start: int, end: int) -> int:
     return count
 
 
-def _digest(opened: OpenedBatchFile) -> tuple[str, int]:
+def _digest(opened: OpenedBatch) -> tuple[str, int]:
     """SHA-256 and size of the file as read."""
     sha256 = hashlib.sha256()
     file = opened.reader()
@@ -181,7 +183,7 @@ def _digest(opened: OpenedBatchFile) -> tuple[str, int]:
 def _copy_part(
     conn: psycopg2.extensions.connection,
     table: sql.Identifier,
-    file: OpenedBatchFile,
+    file: OpenedBatch,
     part: _FilePart,
     names: list[str],
     backslash_escapes: bool,
@@ -209,7 +211,7 @@ def _copy_part(
 
 
 def _stage_with_postgresql(
-    connections: list[psycopg2.extensions.connection], file: OpenedBatchFile, tables: StagingTables
+    connections: list[psycopg2.extensions.connection], file: OpenedBatch, tables: StagingTables
 ) -> StagedFile | None:
     header = _plain_header(file)
     if header is None:
@@ -242,6 +244,7 @@ def _stage_with_postgresql(
                 size_bytes,
                 file.mtime_ns,
                 "postgresql",
+                file.etag,
             )
             staged.parts = [
                 tables.staged_part(k, r.rows) for k, r in enumerate(results, start=1) if r is not None
@@ -253,7 +256,7 @@ def _stage_with_postgresql(
 
 
 def _stage_with_python(
-    conn: psycopg2.extensions.connection, file: OpenedBatchFile, tables: StagingTables, params: StagingParams
+    conn: psycopg2.extensions.connection, file: OpenedBatch, tables: StagingTables, params: StagingParams
 ) -> StagedFile:
     with transaction(conn) as cur, BatchFileStream(file) as stream:
         cur.execute(staging_sql.create_staging_part(tables.part(1), 1))
@@ -277,6 +280,7 @@ def _stage_with_python(
         stream.size_bytes,
         stream.mtime_ns,
         "python",
+        file.etag,
         ignored_columns=stream.ignored_columns,
     )
     staged.parts = [tables.staged_part(1, rows)]
@@ -298,15 +302,16 @@ def _reject_envelopes(
 
 def stage_file(
     connections: list[psycopg2.extensions.connection],
-    path: Path,
+    source: Path | BatchObject,
     tables: StagingTables,
     params: StagingParams,
 ) -> StagedFile:
     """Fill the load's staging parts from the file, using up to one part per connection (each must be idle,
     outside a transaction), and move rows with a bad envelope (or, on the careful path, unreadable ones) to
-    the load's rejections table. The file is opened once (`OpenedBatchFile`: no symlink, no FIFO) and every
-    reader reads that descriptor; raises `BatchFileError` when it is not a regular file."""
-    with OpenedBatchFile(path) as file:
+    the load's rejections table. The file is opened once (`OpenedBatchFile`: no symlink, no FIFO; a bucket
+    object: every read of it asks for the ETag it had when opened) and every reader reads that version; raises
+    `BatchFileError` when it is not a regular file (or no object)."""
+    with batch_object_of(source).open() as file:
         staged = _stage_with_postgresql(connections, file, tables) or _stage_with_python(
             connections[0], file, tables, params
         )

@@ -45,9 +45,14 @@ class EnvironmentEtlDatabase(EtlDatabase):
 
 
 class EnvironmentSharedDirectory(SharedDirectory):
-    """SharedDirectory whose `path` is ETL_SHARED_DATA_DIR's, whatever a run's config says."""
+    """SharedDirectory whose `path`, `source_url` and `s3_endpoint_url` are the environment's, whatever a run's
+    config says."""
 
-    PINNED_TO_ENVIRONMENT: ClassVar[Mapping[str, str]] = {"path": "ETL_SHARED_DATA_DIR"}
+    PINNED_TO_ENVIRONMENT: ClassVar[Mapping[str, str]] = {
+        "path": "ETL_SHARED_DATA_DIR",
+        "source_url": "ETL_SOURCE_URL",
+        "s3_endpoint_url": "ETL_S3_ENDPOINT_URL",
+    }
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         refuse_overrides(self, self.PINNED_TO_ENVIRONMENT, "shared_directory")

@@ -58,6 +58,18 @@ class FileVersion(Protocol):
     def rows_rejected(self) -> int: ...
     @property
     def raw_id_base(self) -> int | None: ...
+    @property
+    def source_etag(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version of a batch's file or bucket object: its size, its modification (last-modified) time, and
+    for a bucket object its ETag (None for a file of the shared directory)."""
+
+    size_bytes: int
+    mtime_ns: int
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,7 @@ class UnreadVersion:
     rows_loaded: int = 0
     rows_rejected: int = 0
     raw_id_base: int | None = None
+    source_etag: str | None = None
 
 
 def lock_batch(cur: psycopg2.extensions.cursor, batch_id: str) -> None:
@@ -95,9 +108,11 @@ class RecordedVersion:
     mtime_ns: int | None
     status: FileStatus
     has_checksum: bool
+    #: The bucket object's ETag (None: a file of the shared directory).
+    etag: str | None = None
 
-    def same_version(self, size_bytes: int, mtime_ns: int) -> bool:
-        return (self.size_bytes, self.mtime_ns) == (size_bytes, mtime_ns)
+    def same_version(self, size_bytes: int, mtime_ns: int, etag: str | None = None) -> bool:
+        return (self.size_bytes, self.mtime_ns, self.etag) == (size_bytes, mtime_ns, etag)
 
     def may_hold_the_loaded_content(self, size_bytes: int) -> bool:
         """Whether a file of `size_bytes` could be the loaded content again (worth hashing)."""
@@ -115,16 +130,22 @@ def loaded_content(cur: psycopg2.extensions.cursor, batch_id: str) -> tuple[str,
 
 
 def record_seen_again(
-    cur: psycopg2.extensions.cursor, batch_id: str, checksum_sha256: str, size_bytes: int, mtime_ns: int
+    cur: psycopg2.extensions.cursor,
+    batch_id: str,
+    checksum_sha256: str,
+    size_bytes: int,
+    mtime_ns: int,
+    etag: str | None = None,
 ) -> bool:
-    """Record that the batch's loaded content was seen again in a file modified at `mtime_ns` (so the file
-    sensor takes this version as known). False when the loaded version changed meanwhile."""
+    """Record that the batch's loaded content was seen again in a file modified at `mtime_ns` (a bucket object
+    also with its `etag`), so the file sensor takes this version as known. False when the loaded version
+    changed meanwhile."""
     lock_batch(cur, batch_id)
     cur.execute(
-        "UPDATE utilities.processed_files SET file_mtime_ns = %s, seen_again = seen_again + 1, "
-        "last_seen_at = now() WHERE batch_id = %s AND status = %s AND checksum_sha256 = %s "
-        "AND size_bytes = %s",
-        (mtime_ns, batch_id, LOADED, checksum_sha256, size_bytes),
+        "UPDATE utilities.processed_files SET file_mtime_ns = %s, source_etag = %s, "
+        "seen_again = seen_again + 1, last_seen_at = now() WHERE batch_id = %s AND status = %s "
+        "AND checksum_sha256 = %s AND size_bytes = %s",
+        (mtime_ns, etag, batch_id, LOADED, checksum_sha256, size_bytes),
     )
     return cur.rowcount == 1
 
@@ -137,12 +158,12 @@ def record_file(
         """
         INSERT INTO utilities.processed_files
             (filename, batch_id, status, checksum_sha256, size_bytes, file_mtime_ns,
-             rows_read, rows_loaded, rows_rejected, error, raw_id_base)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+             rows_read, rows_loaded, rows_rejected, error, raw_id_base, source_etag)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (filename) DO UPDATE SET
             loaded_at = now(), batch_id = EXCLUDED.batch_id, status = EXCLUDED.status,
             checksum_sha256 = EXCLUDED.checksum_sha256, size_bytes = EXCLUDED.size_bytes,
-            file_mtime_ns = EXCLUDED.file_mtime_ns,
+            file_mtime_ns = EXCLUDED.file_mtime_ns, source_etag = EXCLUDED.source_etag,
             -- a quarantined version leaves the previous load's rows, and so its range, in place
             raw_id_base = coalesce(EXCLUDED.raw_id_base, processed_files.raw_id_base),
             rows_read = EXCLUDED.rows_read, rows_loaded = EXCLUDED.rows_loaded,
@@ -160,18 +181,21 @@ def record_file(
             report.rows_rejected,
             error,
             report.raw_id_base,
+            report.source_etag,
         ),
     )
 
 
-def is_loaded(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -> bool:
-    """Whether this version of the file (same size and modification time) is already loaded as the batch."""
-    stat = path.stat()
+def is_loaded(conn: psycopg2.extensions.connection, batch_id: str, version: Path | ObjectVersion) -> bool:
+    """Whether this version of the file (same size, modification time and ETag) is already loaded as the batch."""
+    if isinstance(version, Path):
+        stat = version.stat()
+        version = ObjectVersion(stat.st_size, stat.st_mtime_ns)
     with conn, conn.cursor() as cur:
         cur.execute(
             "SELECT 1 FROM utilities.processed_files WHERE batch_id = %s AND status = %s "
-            "AND size_bytes = %s AND file_mtime_ns = %s",
-            (batch_id, LOADED, stat.st_size, stat.st_mtime_ns),
+            "AND size_bytes = %s AND file_mtime_ns = %s AND source_etag IS NOT DISTINCT FROM %s",
+            (batch_id, LOADED, version.size_bytes, version.mtime_ns, version.etag),
         )
         return cur.fetchone() is not None
 
@@ -179,12 +203,28 @@ def is_loaded(conn: psycopg2.extensions.connection, batch_id: str, path: Path) -
 def record_quarantined(conn: psycopg2.extensions.connection, batch_id: str, path: Path, problem: str) -> None:
     """Record a file that could not be read, with the reason, so people and the sensor can see it."""
     stat = path.lstat() if path.is_file() else None
-    version = UnreadVersion(
-        batch_id, path.name, stat.st_size if stat else 0, stat.st_mtime_ns if stat else None
+    version = ObjectVersion(stat.st_size, stat.st_mtime_ns) if stat else None
+    record_quarantined_version(conn, batch_id, path.name, version, problem)
+
+
+def record_quarantined_version(
+    conn: psycopg2.extensions.connection,
+    batch_id: str,
+    filename: str,
+    version: ObjectVersion | None,
+    problem: str,
+) -> None:
+    """Record a version that could not be read (None: there was nothing to read), with the reason."""
+    unread = UnreadVersion(
+        batch_id,
+        filename,
+        version.size_bytes if version else 0,
+        version.mtime_ns if version else None,
+        source_etag=version.etag if version else None,
     )
     with conn, conn.cursor() as cur:
         lock_batch(cur, batch_id)
-        record_file(cur, version, status=QUARANTINED, error=problem)
+        record_file(cur, unread, status=QUARANTINED, error=problem)
 
 
 def count_replayed_rows(cur: psycopg2.extensions.cursor, batch_id: str, rows: int) -> None:
@@ -202,7 +242,7 @@ def processed_versions(
     """What the ledger knows of the listed files already processed, in one query (the file sensor)."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT filename, size_bytes, file_mtime_ns, status, checksum_sha256 IS NOT NULL "
+            "SELECT filename, size_bytes, file_mtime_ns, status, checksum_sha256 IS NOT NULL, source_etag "
             "FROM utilities.processed_files WHERE filename = ANY(%s)",
             (filenames,),
         )
@@ -275,6 +315,15 @@ def recorded_batch_ids(conn: psycopg2.extensions.connection) -> set[str]:
     with conn, conn.cursor() as cur:
         cur.execute("SELECT DISTINCT batch_id FROM utilities.processed_files")
         return {row[0] for row in cur.fetchall()}
+
+
+def newest_filename(conn: psycopg2.extensions.connection) -> str | None:
+    """The greatest file name the ledger holds, in byte order (S3's key order); None when it holds none.
+    The bucket source lists in full only the keys after it (a scan of the ledger: ~20 ms at 100k files)."""
+    with conn.cursor() as cur:
+        cur.execute('SELECT max(filename COLLATE "C") FROM utilities.processed_files')
+        newest: str | None = one_row(cur)[0]
+        return newest
 
 
 def recorded_status(conn: psycopg2.extensions.connection, batch_id: str) -> FileStatus | None:
@@ -410,5 +459,20 @@ def record_loaded_versions(cur: psycopg2.extensions.cursor, versions: Iterable[t
     data = io.StringIO("".join(f"{b}.csv\t{b}\t{LOADED}\t{size}\t{mtime}\n" for b, size, mtime in versions))
     cur.copy_expert(
         "COPY utilities.processed_files (filename, batch_id, status, size_bytes, file_mtime_ns) FROM STDIN",
+        data,
+    )
+
+
+def record_loaded_object_versions(
+    cur: psycopg2.extensions.cursor, versions: Iterable[tuple[str, int, int, str]]
+) -> None:
+    """Record (batch id, size, last-modified, ETag) bucket object versions as loaded, without rows, in one COPY
+    (the bucket benchmark's ledger of 100k objects)."""
+    data = io.StringIO(
+        "".join(f"{b}.csv\t{b}\t{LOADED}\t{size}\t{mtime}\t{etag}\n" for b, size, mtime, etag in versions)
+    )
+    cur.copy_expert(
+        "COPY utilities.processed_files (filename, batch_id, status, size_bytes, file_mtime_ns, source_etag) "
+        "FROM STDIN",
         data,
     )

@@ -14,7 +14,7 @@ from faker import Faker
 from pydantic import Field
 
 from etl_project.generator.batch_ids import SCHEDULED_PREFIX, readable_batch_id
-from etl_project.generator.events import generate_events, write_batch_file
+from etl_project.generator.events import generate_events
 from etl_project.generator.from_database import DatabaseIds, load_catalog
 from etl_project.generator.taken_batch_ids import refuse_taken_batch_id
 from etl_project.resources import EtlDatabase, SharedDirectory
@@ -31,7 +31,7 @@ class GeneratorConfig(dg.Config):
     )
 
 
-@dg.op(description="Writes one batch file of realistic events into the shared directory.")
+@dg.op(description="Writes one batch file of realistic events into the shared directory (or the bucket).")
 def write_generated_batch(
     context: dg.OpExecutionContext,
     config: GeneratorConfig,
@@ -45,19 +45,20 @@ def write_generated_batch(
     if config.seed is not None:
         fake.seed_instance(config.seed)
     created_at = now.replace(tzinfo=None)
+    source = shared_directory.source()
     with etl_database.connect() as conn:
         with conn:
-            refuse_taken_batch_id(conn, shared_directory.root, batch_id)  # never a real batch's id
+            refuse_taken_batch_id(conn, source, batch_id)  # never a real batch's id
             catalog = load_catalog(conn)
             events = list(
                 generate_events(
                     fake=fake, rng=rng, ids=DatabaseIds(conn), catalog=catalog, created_at=created_at
                 )
             )
-    path = write_batch_file(shared_directory.root, batch_id, created_at, events)
+    written = source.write_batch(batch_id, created_at, events)
     counts = Counter(e.event_type for e in events)
     context.log.info(
-        f"Wrote {len(events)} events to {path.name}: "
+        f"Wrote {len(events)} events to {written.rsplit('/', 1)[-1]}: "
         + ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
     )
 

@@ -8,9 +8,7 @@ rows (which changes a batch's counts), so a batch reports the same way whichever
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Generator, Iterator
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -31,8 +29,10 @@ from etl_project.loading import (
     BatchAccounting,
     BatchFileError,
     BatchLoadReport,
+    BatchObject,
     RejectedRow,
     RowsAccount,
+    UnsafeBatchFileError,
     count_batch_rows,
     dangling_references_after_load,
     database_refusal,
@@ -40,11 +40,10 @@ from etl_project.loading import (
     is_loaded,
     load_batch,
     quarantined_files,
-    record_quarantined,
+    record_quarantined_version,
     seen_again_unchanged,
 )
 from etl_project.resources import SharedDirectory
-from etl_project.resources.shared_directory import UnsafeBatchFileError
 from etl_project.schemas import EVENT_SCHEMAS
 
 RAW_EVENTS = dg.AssetKey("raw_events")
@@ -147,18 +146,19 @@ def _quarantine(
     log: logging.Logger,
     conn: psycopg2.extensions.connection,
     batch_id: str,
-    path: Path,
+    batch_object: BatchObject,
     problem: str,
 ) -> Generator[BatchEvent, None, None]:
     """Record the file as quarantined and fail its own partition's batch_file_readable check; the run goes on."""
     log.error(f"Batch {batch_id!r} quarantined, not loaded: {problem}")
-    record_quarantined(conn, batch_id, path, problem)
+    name = batch_object.name
+    record_quarantined_version(conn, batch_id, name, batch_object.version(), problem)
     [record] = [f for f in quarantined_files(conn) if f.batch_id == batch_id]
-    yield quarantine_notice(RAW_EVENTS, batch_id, path.name, problem, record.earlier_version_loaded)
+    yield quarantine_notice(RAW_EVENTS, batch_id, name, problem, record.earlier_version_loaded)
     targets = JudgedMaterializations(instance, batch_id, [RAW_EVENTS])
-    yield readable_evaluation(targets, RAW_EVENTS, batch_id, path.name, problem)
+    yield readable_evaluation(targets, RAW_EVENTS, batch_id, name, problem)
     if not record.earlier_version_loaded:  # else the loaded version's row checks still hold
-        yield from quarantined_row_checks(RAW_EVENTS, batch_id, path.name)
+        yield from quarantined_row_checks(RAW_EVENTS, batch_id, name)
 
 
 def load_and_report(
@@ -175,27 +175,27 @@ def load_and_report(
     Materialisations are yielded before the checks are built: each check names the materialisation it judged,
     which Dagster has stored by the time this generator resumes.
     """
-    path = shared_directory.root / f"{batch_id}.csv"
+    batch_object = shared_directory.source().batch_object(batch_id)
+    name = batch_object.name
     try:
-        path = shared_directory.file_for_batch(batch_id)
-        if not os.path.lexists(path):  # anything else there (a FIFO, a symlink) is refused when opened
-            raise BatchFileError(path, f"no such file in {shared_directory.root}")
-        if skip_if_loaded and is_loaded(conn, batch_id, path):
+        batch_object.require()  # there, and safe to read (a FIFO, say, is refused when opened)
+        version = batch_object.version()
+        if skip_if_loaded and version is not None and is_loaded(conn, batch_id, version):
             return None  # loaded (and reported) by an earlier attempt of this run
-        if seen_again_unchanged(conn, batch_id, path):
-            log.info(f"Batch {batch_id!r}: {path.name} holds the loaded content (same SHA-256); not reloaded")
-            yield _unchanged_observation(batch_id, path.name)
+        if seen_again_unchanged(conn, batch_id, batch_object):
+            log.info(f"Batch {batch_id!r}: {name} holds the loaded content (same SHA-256); not reloaded")
+            yield _unchanged_observation(batch_id, name)
             return None
-        report = load_batch(conn, batch_id, path)
+        report = load_batch(conn, batch_id, batch_object)
     except (BatchFileError, UnsafeBatchFileError) as err:
-        yield from _quarantine(instance, log, conn, batch_id, path, str(err))
+        yield from _quarantine(instance, log, conn, batch_id, batch_object, str(err))
         return None
     except psycopg2.Error as err:
         refusal = database_refusal(err)
         if refusal is None:
             raise  # a lost connection or a restarting server: the step's retry policy handles it
-        problem = str(BatchFileError(path, refusal))
-        yield from _quarantine(instance, log, conn, batch_id, path, problem)
+        problem = f"{name}: {refusal}"
+        yield from _quarantine(instance, log, conn, batch_id, batch_object, problem)
         return None
     accounting = count_batch_rows(conn, batch_id)
     if accounting is None:  # recorded by the load's own transaction: cannot happen after a successful load

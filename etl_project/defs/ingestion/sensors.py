@@ -1,4 +1,5 @@
-"""batch_file_sensor: turns new batch files in the shared directory into partitions and the runs that load them."""
+"""batch_file_sensor: turns new batch files in the shared directory (or the bucket) into partitions and the runs
+that load them."""
 
 import hashlib
 from collections.abc import Sequence
@@ -10,9 +11,9 @@ from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME, batch_partitions
 from etl_project.defs.ingestion.undecodable_files import quarantine_undecodable_names
 from etl_project.defs.tick_reports import report_tick
-from etl_project.loading import RecordedVersion, processed_versions, seen_again_unchanged
+from etl_project.loading import RecordedVersion, newest_filename, processed_versions, seen_again_unchanged
 from etl_project.resources import EtlDatabase, SharedDirectory
-from etl_project.resources.shared_directory import BatchFile
+from etl_project.sources import BatchFile, BatchSource
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -30,7 +31,7 @@ def _processed_files(etl_database: EtlDatabase, names: list[str]) -> dict[str, R
 
 
 def _unchanged_content(
-    etl_database: EtlDatabase, shared_directory: SharedDirectory, candidates: list[BatchFile]
+    etl_database: EtlDatabase, source: BatchSource, candidates: list[BatchFile]
 ) -> set[str]:
     """Batches among `candidates` (files with a new size or modification time) whose file holds exactly the
     loaded content: recorded as seen again, never reloaded. Only files of the loaded version's size are hashed."""
@@ -40,7 +41,7 @@ def _unchanged_content(
         return {
             file.batch_id
             for file in candidates
-            if seen_again_unchanged(conn, file.batch_id, shared_directory.root / file.name)
+            if seen_again_unchanged(conn, file.batch_id, source.batch_object(file.batch_id))
         }
 
 
@@ -90,12 +91,19 @@ def tick_summary(new: list[str], changed: list[str], unchanged: Sequence[str] = 
     return "; ".join(parts)
 
 
+def _version_key(file: BatchFile) -> str:
+    """The run key of a version's reload: its size, modification time and (an object) ETag."""
+    key = f"batch:{file.batch_id}:{file.size}:{file.mtime_ns}"
+    return f"{key}:{file.etag.strip(chr(34))}" if file.etag else key
+
+
 @dg.sensor(
     name="batch_file_sensor",
     job=load_batches_job,
     minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Every 10 s: each new complete <batch_id>.csv in the shared directory becomes a partition of "
+    description="Every 10 s: each new complete <batch_id>.csv in the shared directory (or the bucket of "
+    "ETL_SOURCE_URL) becomes a partition of "
     "`batches` and is loaded by load_batches_job; a file replaced after loading is reloaded, unless it holds "
     "the loaded content again (same SHA-256: recorded as seen again, not reloaded). A tick that found "
     "files names them in the Cursor column of the tick list; a skipped tick says how many files it looked "
@@ -111,10 +119,13 @@ def batch_file_sensor(
     reload replaces the batch's rows, unless its SHA-256 equals the loaded content's (seen again, not reloaded). Files still being written (hidden temporary names, or modified within
     the settle time) wait for a later tick.
     """
+    source = shared_directory.source()
+    with etl_database.connect() as conn:
+        newest_known = newest_filename(conn)  # a bucket lists in full only past it (BucketSource.scan)
     try:
-        scan = shared_directory.scan_batch_files()
+        scan = source.scan(newest_known)
     except OSError as err:
-        problem = f"Cannot list the shared directory {shared_directory.root}: {err.strerror or err}"
+        problem = f"Cannot list the shared directory {source.location}: {err.strerror or err}"
         report_tick(context, problem)
         return dg.SkipReason(problem)
     files, skipped = scan.ready, scan.skipped
@@ -130,9 +141,9 @@ def batch_file_sensor(
         if seen is None:
             if file.batch_id not in known_partitions:
                 new.append(file.batch_id)
-        elif seen.mtime_ns is not None and not seen.same_version(file.size, file.mtime_ns):
+        elif seen.mtime_ns is not None and not seen.same_version(file.size, file.mtime_ns, file.etag):
             touched.append(file)  # a legacy pipeline's record (no mtime) is never reloaded, as in the legacy
-    unchanged = _unchanged_content(etl_database, shared_directory, touched)
+    unchanged = _unchanged_content(etl_database, source, touched)
     changed = [file for file in touched if file.batch_id not in unchanged]
     if not new and not changed:
         if unchanged:
@@ -140,7 +151,7 @@ def batch_file_sensor(
             report_tick(context, summary)
             return dg.SkipReason(summary)
         report_tick(context, None)
-        return dg.SkipReason(f"No new files among {len(files)} in {shared_directory.root}")
+        return dg.SkipReason(f"No new files among {len(files)} in {source.location}")
     new.sort()
     summary = tick_summary(new, sorted(f.batch_id for f in changed), sorted(unchanged))
     context.log.info(summary)
@@ -150,10 +161,7 @@ def batch_file_sensor(
             f"{file.name} changed since it was loaded; reloading it replaces batch {file.batch_id!r}"
         )
     to_register = new + sorted(f.batch_id for f in changed if f.batch_id not in known_partitions)
-    reloads = [
-        dg.RunRequest(run_key=f"batch:{f.batch_id}:{f.size}:{f.mtime_ns}", partition_key=f.batch_id)
-        for f in changed
-    ]
+    reloads = [dg.RunRequest(run_key=_version_key(f), partition_key=f.batch_id) for f in changed]
     return dg.SensorResult(
         run_requests=plan_runs(new) + reloads,
         dynamic_partitions_requests=[batch_partitions.build_add_request(to_register)] if to_register else [],

@@ -19,7 +19,7 @@ import dagster as dg
 from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME
-from etl_project.loading import record_quarantined
+from etl_project.loading import record_quarantined_version
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.store.processed_files import recorded_batch_ids
 
@@ -112,13 +112,15 @@ def stranded_batch_sensor(
     given_up = [key for key in due if attempts.get(key, 0) >= MAX_SWEEP_ATTEMPTS]
     retried = [key for key in due if key not in given_up]
     if given_up:
+        source = shared_directory.source()
         with etl_database.connect() as conn:
             for key in given_up:
                 reason = (
                     f"{key}.csv: not loaded after {MAX_SWEEP_ATTEMPTS} more runs (see their failures); "
                     "fix the cause, then `etl quarantine retry`"
                 )
-                record_quarantined(conn, key, shared_directory.root / f"{key}.csv", reason)
+                batch_object = source.batch_object(key)
+                record_quarantined_version(conn, key, batch_object.name, batch_object.version(), reason)
                 context.log.error(f"Batch {key!r} quarantined: {reason}")
                 del since[key]
                 attempts.pop(key, None)
