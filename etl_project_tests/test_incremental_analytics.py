@@ -159,8 +159,18 @@ _SALE_BEFORE_ITS_PRODUCT = [
     ("replay",),
     ("sales", "sales_b", [(1, 3, 1, "2025-04-20 10:00")]),
 ]
+#: Found by Hypothesis: a sale waiting for its product, replayed once the product arrives, then its batch reloaded
+#: without it: the day's row must go, not stay at zero.
+_REPLAYED_SALE_REMOVED = [
+    ("sales", "sales_b", [(1, 2, 1, "2025-04-20 00:30")]),
+    ("refresh",),
+    ("products", "products_a", [None, Decimal("1.50")]),
+    ("replay",),
+    ("sales", "sales_b", []),
+]
 
 
+@example(operations=_REPLAYED_SALE_REMOVED)
 @example(operations=_PRODUCT_DROPPED)
 @example(operations=_PRODUCT_BACK)
 @example(operations=_SALE_BEFORE_ITS_PRODUCT)

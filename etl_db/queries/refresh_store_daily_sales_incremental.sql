@@ -36,9 +36,11 @@ SELECT store_id, sale_date, product_id, items, sales_lines FROM quantity_changes
 ON CONFLICT (sale_date, store_id, product_id) DO UPDATE
 SET items = q.items + EXCLUDED.items, sales_lines = q.sales_lines + EXCLUDED.sales_lines;
 
--- Only a negative change can leave nothing (an index lookup each; not a join with the whole table).
+-- Only a change that adds no sales line can leave nothing (an index lookup each; not a join with the whole
+-- table): a negative one, or one whose lines cancel out (a replayed sale and the reload that removed it again,
+-- consumed together), which the insert above would otherwise leave as a new row of zeros.
 DELETE FROM etl.store_daily_product_sales q
-USING (SELECT store_id, sale_date, product_id FROM quantity_changes WHERE sales_lines < 0) c
+USING (SELECT store_id, sale_date, product_id FROM quantity_changes WHERE sales_lines <= 0) c
 WHERE q.store_id = c.store_id AND q.sale_date = c.sale_date AND q.product_id = c.product_id
   AND q.sales_lines = 0;
 
