@@ -26,20 +26,32 @@ from dagster._core.definitions.data_version import DATA_VERSION_IS_USER_PROVIDED
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.origin import DEFAULT_DAGSTER_ENTRY_POINT
 
+# The tick logs of sensors and schedules (storage/<repository>/<sensor>/<tick id>.err|.out): Dagster's tick
+# retention deletes the ticks but not these files, so housekeeping does (defs/operations/tick_logs.py); only
+# the local compute-log manager exposes a tick log's file, and the tick retention's settings name statuses.
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+from dagster._core.storage.compute_log_manager import ComputeIOType
+
 # The event log's and the check executions' tables: housekeeping finds each partition's latest materialisation
 # in one query (no public API lists them for 100k partitions), and deletes the check-execution rows of a deleted
 # run, which `DagsterInstance.delete_run` leaves behind forever.
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
 from dagster._utils.schedules import cron_string_iterator
 
 __all__ = [
     "DATA_VERSION_IS_USER_PROVIDED_TAG",
     "DATA_VERSION_TAG",
     "DEFAULT_DAGSTER_ENTRY_POINT",
+    "IO_TYPE_EXTENSION",
     "AssetCheckEvaluationTargetMaterializationData",
     "AssetCheckExecutionsTable",
     "BaseAssetGraph",
+    "ComputeIOType",
     "InstanceRef",
+    "InstigatorType",
+    "LocalComputeLogManager",
     "SqlEventLogStorageTable",
+    "TickStatus",
     "cron_string_iterator",
 ]

@@ -6,6 +6,7 @@ The Dagster instance is on PostgreSQL (a database of its own on the test server)
 """
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -25,6 +26,7 @@ from etl_project.defs.operations import housekeeping
 from etl_project.defs.operations.protected_runs import protected_run_ids
 from etl_project.defs.operations.run_deletion import delete_expired_runs
 from etl_project.defs.operations.run_retention import RunRetention
+from etl_project.defs.operations.tick_logs import tick_retention_days
 from etl_project.defs.sales_analytics.assets import store_daily_sales
 from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project_tests.helpers import materialize_batches, write_generated_batch
@@ -219,8 +221,7 @@ def test_the_job_reports_what_it_deleted_and_vacuums(pg_instance, resources, sha
 
     result = job.execute_in_process(instance=instance)
 
-    [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-    metadata = {k: v.value for k, v in output.step_output_data.metadata.items()}
+    metadata = _output_metadata(result, "delete_expired_runs")
     assert metadata["runs_deleted"] == 3
     assert metadata["runs_kept_holding_latest_materialisation"] == 4
     assert metadata["expired_runs_left"] == 4  # the protected ones (the failed run is within 90 days)
@@ -252,3 +253,51 @@ def test_run_retention_keeps_fractions_of_a_day_as_the_soak_benchmark_sets_them(
     retention = run_retention_resources().resources["run_retention"]
 
     assert (retention.retention_days, retention.failed_retention_days) == (0.005, 0.01)
+
+
+def _output_metadata(result: dg.ExecuteInProcessResult, step: str) -> dict:
+    [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key == step]
+    return {k: v.value for k, v in output.step_output_data.metadata.items()}
+
+
+def _tick_log(
+    instance: dg.DagsterInstance, sensor: str, tick_id: int, days_old: float, text: str = ""
+) -> Path:
+    """A tick's log files where the daemon writes them (key: repository, sensor, tick id), `days_old` days old."""
+    manager = instance.compute_log_manager
+    paths = [
+        Path(manager.get_captured_local_path(["__repository__", sensor, str(tick_id)], ext))
+        for ext in ("out", "err")
+    ]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text if path.suffix == ".err" else "", encoding="utf-8")
+        then = time.time() - days_old * 86_400
+        os.utime(path, (then, then))
+    return paths[1]
+
+
+def test_tick_logs_outlive_their_ticks_no_longer(pg_instance, resources):
+    """Dagster's default tick retention (the test instance's): skipped sensor ticks 7 days, the others forever.
+    So an empty tick log goes after 7 days, one with text stays (its tick may still be shown)."""
+    instance = pg_instance
+    empty_old = _tick_log(instance, "batch_file_sensor", 1, days_old=8)
+    empty_recent = _tick_log(instance, "batch_file_sensor", 2, days_old=1)
+    with_text_old = _tick_log(instance, "alert_delivery_sensor", 3, days_old=100, text="sent 1 message")
+    not_an_instigator = _tick_log(instance, "not_a_sensor_of_this_code_location", 4, days_old=100)
+    job = _definitions(resources).resolve_job_def("dagster_housekeeping_job")
+
+    result = job.execute_in_process(instance=instance)
+
+    metadata = _output_metadata(result, "delete_expired_tick_logs")
+    assert metadata["tick_logs_deleted"] == 1 and metadata["rule"] == "empty after 7 days, any after forever"
+    assert not empty_old.exists() and not empty_old.with_suffix(".out").exists()
+    assert empty_recent.exists() and with_text_old.exists() and not_an_instigator.exists()
+
+
+def test_tick_log_retention_follows_the_instances_tick_retention():
+    retention = {"purge_after_days": {"skipped": 1, "failure": 14, "success": 7}}
+    with dg.instance_for_test(
+        overrides={"retention": {"sensor": retention, "schedule": {"purge_after_days": 7}}}
+    ) as instance:
+        assert tick_retention_days(instance) == (1, 14)

@@ -16,6 +16,7 @@ from etl_project.defs.operations.dagster_storage import database_size_bytes, vac
 from etl_project.defs.operations.protected_runs import protected_run_ids
 from etl_project.defs.operations.run_deletion import delete_expired_runs, expired_runs_left
 from etl_project.defs.operations.run_retention import RunRetention
+from etl_project.defs.operations.tick_logs import delete_expired_tick_logs
 
 #: Hourly, off the minute of the generator and the verdict: a pass then has about 250 runs to delete.
 DEFAULT_HOUSEKEEPING_CRON = "23 * * * *"
@@ -27,15 +28,20 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _code_location_asset_graph(context: dg.OpExecutionContext) -> BaseAssetGraph:
-    """The code location's assets and checks: those of the repository a launched run came from; a job executed
-    in process (a test, `dagster job execute`) has no repository, and then the code location is loaded here."""
+def _code_location(context: dg.OpExecutionContext) -> dg.RepositoryDefinition:
+    """The code location's repository: the one a launched run came from; a job executed in process (a test,
+    `dagster job execute`) has no repository, and then the code location is loaded here."""
     try:
-        return context.repository_def.asset_graph
+        return context.repository_def
     except Exception:  # Dagster's invariant check: no repository definition on this step's context
         from etl_project.definitions import load_definitions  # lazily: the code location imports this module
 
-        return load_definitions().resolve_asset_graph()
+        return load_definitions().get_repository_def()
+
+
+def _code_location_asset_graph(context: dg.OpExecutionContext) -> BaseAssetGraph:
+    """The code location's assets and checks."""
+    return _code_location(context).asset_graph
 
 
 @dg.op(name="delete_expired_runs")
@@ -84,15 +90,31 @@ def delete_expired_runs_op(context: dg.OpExecutionContext, run_retention: RunRet
     return dg.Output(tally.deleted, metadata=metadata)
 
 
+@dg.op(name="delete_expired_tick_logs")
+def delete_expired_tick_logs_op(context: dg.OpExecutionContext) -> dg.Output[int]:
+    """Deletes the log files of sensor and schedule ticks that Dagster's tick retention has deleted (it leaves
+    the files): empty ones after the shortest tick retention, any after the longest."""
+    repository = _code_location(context)
+    names = [sensor.name for sensor in repository.sensor_defs] + [s.name for s in repository.schedule_defs]
+    tally = delete_expired_tick_logs(context.instance, repository.name, names, time.time())
+    context.log.info(f"Deleted {tally.deleted} tick logs, kept {tally.kept} ({tally.note})")
+    return dg.Output(
+        tally.deleted,
+        metadata={"tick_logs_deleted": tally.deleted, "tick_logs_kept": tally.kept, "rule": tally.note},
+    )
+
+
 @dg.job(
     name="dagster_housekeeping_job",
     description="Deletes finished runs past their retention (ETL_RUN_RETENTION_DAYS, default 30; failed runs "
     "ETL_FAILED_RUN_RETENTION_DAYS, default 90) with their event and compute logs, never the run holding a "
-    "registered partition's latest materialisation, then VACUUMs. Run hourly by dagster_housekeeping_schedule.",
+    "registered partition's latest materialisation, then VACUUMs; deletes the log files of ticks Dagster's "
+    "tick retention has deleted. Run hourly by dagster_housekeeping_schedule.",
     tags={"etl/workload": "housekeeping"},
 )
 def dagster_housekeeping_job() -> None:
     delete_expired_runs_op()
+    delete_expired_tick_logs_op()
 
 
 dagster_housekeeping_schedule = dg.ScheduleDefinition(
