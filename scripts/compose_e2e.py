@@ -44,9 +44,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3
+
 from etl_project.generator.events import write_batch_file
 from etl_testkit.batch_files import TABLES, write_generated_batch
 from etl_testkit.fake_slack import BOT_TOKEN, FakeSlack
+from etl_testkit.s3_server import FAKE_AWS_ENVIRONMENT
 from etl_testkit.sales_history import AS_OF, history_events
 
 #: The repository's root (run as `python -m scripts.<name>` from it).
@@ -61,6 +64,9 @@ NETWORK = "etl_project"
 BATCHES = ("e2e_generated", "e2e_sales_history")
 SLACK_CHANNEL = "#e2e-alerts"
 LOCATION = "etl_project"
+#: The bucket profile's run: its store (service s3, on the stack's network) and where the batches go.
+S3_ENDPOINT = "http://s3:5000"
+BUCKET_URL = "s3://e2e-batches/incoming/"
 HEALTH_SECONDS = 420
 FLOW_SECONDS = 360
 #: How often a health check runs at most (the compose file's daemon interval is 60 s).
@@ -111,9 +117,12 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
 
 
 class Stack:
-    def __init__(self, socket_path: Path, env_file: Path):
+    def __init__(self, socket_path: Path, env_file: Path, profiles: dict[str, tuple[str, ...]] | None = None):
+        """`profiles`: compose profiles to enable -> the services each adds (checked like the others)."""
         self.socket_path = socket_path
         self.env_file = env_file
+        self.profiles = profiles or {}
+        self.services = SERVICES + tuple(s for added in self.profiles.values() for s in added)
         self.env = {
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/root"),
@@ -126,6 +135,7 @@ class Stack:
         return run(
             "docker-compose",
             *("-p", PROJECT, "-f", str(COMPOSE_FILE), "--env-file", str(self.env_file)),
+            *(arg for profile in self.profiles for arg in ("--profile", profile)),
             *args,
             env=self.env,
             timeout=timeout,
@@ -141,7 +151,7 @@ class Stack:
     def health(self) -> dict[str, str]:
         """Service -> health status ("healthy", "starting", "unhealthy", or the state if not running)."""
         states = {}
-        for service in SERVICES:
+        for service in self.services:
             ids = self.compose("ps", "-q", service).stdout.split()
             if not ids:
                 states[service] = "missing"
@@ -279,7 +289,7 @@ def wait_healthy(stack: Stack) -> None:
         return True if all(v == "healthy" for v in states.values()) else None
 
     wait_for("every service healthy", all_healthy, HEALTH_SECONDS, every=5)
-    log(f"every service healthy: {', '.join(SERVICES)}")
+    log(f"every service healthy: {', '.join(stack.services)}")
 
 
 def check_settings_passed(stack: Stack) -> None:
@@ -578,6 +588,7 @@ def main() -> int:
     parser.add_argument("--etl-image", required=True)
     parser.add_argument("--postgres-image", required=True)
     parser.add_argument("--proxy-image", required=True)
+    parser.add_argument("--s3-image", required=True)
     args = parser.parse_args()
 
     ui_port = free_port()
@@ -658,48 +669,13 @@ def main() -> int:
 
             # --- a batch file flows: shared volume -> sensor -> run container -> PostgreSQL ---------------
             started = time.monotonic()
-            with tempfile.TemporaryDirectory() as tmp:
-                files = [
-                    write_generated_batch(Path(tmp), BATCHES[0]),
-                    write_batch_file(Path(tmp), BATCHES[1], datetime(2025, 4, 21, 6), history_events()),
-                ]
-                code_server = stack.container("code_server")
-                # The history first, the other batch once it is loaded: a refresh between the two batches would
-                # judge 2025-04-20 on the generated batch alone ("No sales data"), a race of the product's own
-                # (see the closing note of 2026-12-05), not of the deployment this run proves.
-                for path in reversed(files):
-                    # `docker compose cp` as in docs/deployment.md; docker-compose 1.x has no cp, the engine does.
-                    run("podman", "cp", str(path), f"{code_server}:/opt/dagster/shared_data/{path.name}")
-                    wait_for(
-                        f"{path.stem} to be loaded (PostgreSQL)",
-                        lambda name=path.stem: _batches_loaded(stack, env, [name]) or None,
-                        FLOW_SECONDS,
-                    )
-            log(f"copied {[p.name for p in reversed(files)]} into the shared volume, one after the other")
+            code_server = stack.container("code_server")
 
-            def loads_succeeded() -> list[dict] | None:
-                runs = ui.runs("load_batches_job")
-                failed = [r for r in runs if r["status"] in {"FAILURE", "CANCELED"}]
-                if failed:
-                    raise CheckFailed(f"load run(s) ended badly: {failed}")
-                if runs and all(r["status"] == "SUCCESS" for r in runs) and _all_batches_loaded(stack, env):
-                    return runs
-                return None
+            def copy_into_volume(path: Path) -> None:
+                # `docker compose cp` as in docs/deployment.md; docker-compose 1.x has no cp, the engine does.
+                run("podman", "cp", str(path), f"{code_server}:/opt/dagster/shared_data/{path.name}")
 
-            runs = wait_for(
-                "the load run(s) to succeed (GraphQL) and the rows (PostgreSQL)",
-                loads_succeeded,
-                FLOW_SECONDS,
-            )
-            for r in runs:
-                if not r["tags"].get("docker/container_id"):
-                    raise CheckFailed(
-                        f"run {r['runId']} has no docker/container_id tag: not DockerRunLauncher's"
-                    )
-                if r["tags"].get("dagster/image") != args.etl_image:
-                    raise CheckFailed(
-                        f"run {r['runId']} ran {r['tags'].get('dagster/image')}, not {args.etl_image}"
-                    )
+            runs = load_batches(stack, env, ui, args.etl_image, copy_into_volume, "the shared volume")
             counts = row_counts(stack, env)
             times["load"] = time.monotonic() - started
             check_shared_storage_and_socket(stack, runs)
@@ -709,18 +685,8 @@ def main() -> int:
             )
 
             # --- the sales drop reaches Slack -----------------------------------------------------------
-            def alerted() -> list[dict] | None:
-                return list(slack.messages) or None
-
-            messages = wait_for("the sales-drop alert at the fake Slack", alerted, FLOW_SECONDS, every=5)
+            wait_for_alert(slack, ui_url)
             times["alert"] = time.monotonic() - started
-            [message] = messages
-            text = json.dumps(message)
-            if message.get("channel") != SLACK_CHANNEL or "Corner" not in text or "Twin Shop" not in text:
-                raise CheckFailed(f"unexpected Slack message: {message}")
-            if f"{ui_url}/assets/" not in text:
-                raise CheckFailed(f"the alert does not link to the UI behind the proxy ({ui_url}): {message}")
-            log(f"sales-drop alert delivered to the fake Slack: {text[:200]}")
             counts = row_counts(stack, env)
             check_database_roles(stack, env)
             analytics = ui.runs("__ASSET_JOB")
@@ -755,6 +721,29 @@ def main() -> int:
             if len(slack.messages) != 1:
                 raise CheckFailed(f"the alert was repeated after down/up: {slack.messages}")
             log(f"after down/up: same rows {after}, same runs, files kept, no repeated alert")
+
+            # --- the bucket profile: the same flow from an S3-compatible store --------------------------
+            started = time.monotonic()
+            stack.compose("down", "-v", "--remove-orphans", "-t", "5")
+            slack.messages.clear()
+            stack = bucket_stack(stack, env, args.work_dir, args.s3_image)
+            log(f"down -v; up again with the bucket profile ({BUCKET_URL}, endpoint {S3_ENDPOINT})")
+            up(stack)
+            wait_for("the webserver to load the code location (bucket profile)", ui.location_loaded, 180)
+            bucket = s3_client_for(stack)
+            bucket.create_bucket(Bucket=BUCKET_URL.split("/")[2])
+
+            def put_into_bucket(path: Path) -> None:
+                bucket_name, prefix = BUCKET_URL.removeprefix("s3://").split("/", 1)
+                bucket.upload_file(str(path), bucket_name, f"{prefix}{path.name}")
+
+            runs = load_batches(stack, env, ui, args.etl_image, put_into_bucket, BUCKET_URL)
+            wait_for_alert(slack, ui_url)
+            times["bucket"] = time.monotonic() - started
+            log(
+                f"bucket: {len(runs)} load run(s) SUCCESS in container(s) "
+                f"{[r['tags']['docker/container_id'][:12] for r in runs]}; rows: {row_counts(stack, env)}"
+            )
             log("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
             ok = True
         except Exception as err:  # noqa: BLE001 - any failure: report it with the services' logs, then tear down
@@ -775,6 +764,101 @@ def main() -> int:
                 run("podman", "network", "rm", "-f", NETWORK, check=False)
                 log("torn down (containers, volumes, network)")
     return 0 if ok else 1
+
+
+def bucket_stack(stack: Stack, env: dict[str, str], work_dir: Path, s3_image: str) -> Stack:
+    """The same stack with the `bucket` profile (service s3) and the settings that point every Dagster
+    process and run at its bucket; moto's throwaway credentials, through the environment (AWS's chain)."""
+    bucket_env = {
+        **env,
+        "S3_IMAGE": s3_image,
+        "ETL_SOURCE_URL": BUCKET_URL,
+        "ETL_S3_ENDPOINT_URL": S3_ENDPOINT,
+        **FAKE_AWS_ENVIRONMENT,
+    }
+    env_file = work_dir / "compose-bucket.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in bucket_env.items()), encoding="utf-8")
+    env_file.chmod(0o600)
+    return Stack(stack.socket_path, env_file, profiles={"bucket": ("s3",)})
+
+
+def s3_client_for(stack: Stack) -> Any:
+    """boto3 on this host, to the s3 container's address on the stack's network (it publishes no port)."""
+    networks = json.loads(
+        run(
+            "podman", "inspect", "--format", "{{json .NetworkSettings.Networks}}", stack.container("s3")
+        ).stdout
+    )
+    address = networks[NETWORK]["IPAddress"]
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://{address}:5000",
+        region_name=FAKE_AWS_ENVIRONMENT["AWS_DEFAULT_REGION"],
+        aws_access_key_id=FAKE_AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def load_batches(
+    stack: Stack, env: dict[str, str], ui: Ui, etl_image: str, put: Callable[[Path], None], where: str
+) -> list[dict]:
+    """BATCHES written and handed to `put` (into the shared volume, or the bucket), one after the other, each
+    loaded (PostgreSQL) before the next; then every load run SUCCESS (GraphQL), each in a container of its own
+    that DockerRunLauncher started from `etl_image`. Returns the runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [
+            write_generated_batch(Path(tmp), BATCHES[0]),
+            write_batch_file(Path(tmp), BATCHES[1], datetime(2025, 4, 21, 6), history_events()),
+        ]
+        # The history first, the other batch once it is loaded: a refresh between the two batches would
+        # judge 2025-04-20 on the generated batch alone ("No sales data"), a race of the product's own
+        # (see the closing note of 2026-12-05), not of the deployment this run proves.
+        for path in reversed(files):
+            put(path)
+            wait_for(
+                f"{path.stem} to be loaded (PostgreSQL)",
+                lambda name=path.stem: _batches_loaded(stack, env, [name]) or None,
+                FLOW_SECONDS,
+            )
+    log(f"put {[p.name for p in reversed(files)]} into {where}, one after the other")
+
+    def loads_succeeded() -> list[dict] | None:
+        runs = ui.runs("load_batches_job")
+        failed = [r for r in runs if r["status"] in {"FAILURE", "CANCELED"}]
+        if failed:
+            raise CheckFailed(f"load run(s) ended badly: {failed}")
+        if runs and all(r["status"] == "SUCCESS" for r in runs) and _all_batches_loaded(stack, env):
+            return runs
+        return None
+
+    runs = wait_for(
+        "the load run(s) to succeed (GraphQL) and the rows (PostgreSQL)",
+        loads_succeeded,
+        FLOW_SECONDS,
+    )
+    for r in runs:
+        if not r["tags"].get("docker/container_id"):
+            raise CheckFailed(f"run {r['runId']} has no docker/container_id tag: not DockerRunLauncher's")
+        if r["tags"].get("dagster/image") != etl_image:
+            raise CheckFailed(f"run {r['runId']} ran {r['tags'].get('dagster/image')}, not {etl_image}")
+    return runs
+
+
+def wait_for_alert(slack: FakeSlack, ui_url: str) -> dict:
+    """The one sales-drop alert of the sales history, at the fake Slack, linking to the UI behind the proxy."""
+
+    def alerted() -> list[dict] | None:
+        return list(slack.messages) or None
+
+    messages = wait_for("the sales-drop alert at the fake Slack", alerted, FLOW_SECONDS, every=5)
+    [message] = messages
+    text = json.dumps(message)
+    if message.get("channel") != SLACK_CHANNEL or "Corner" not in text or "Twin Shop" not in text:
+        raise CheckFailed(f"unexpected Slack message: {message}")
+    if f"{ui_url}/assets/" not in text:
+        raise CheckFailed(f"the alert does not link to the UI behind the proxy ({ui_url}): {message}")
+    log(f"sales-drop alert delivered to the fake Slack: {text[:200]}")
+    return message
 
 
 def _batches_loaded(stack: Stack, env: dict[str, str], batches: list[str] | tuple[str, ...]) -> bool:

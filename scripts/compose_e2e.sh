@@ -30,6 +30,7 @@ PYTHON_IMAGE=localhost/etl-e2e/python:$SUITE
 POSTGRES_IMAGE=localhost/etl-e2e/postgres:$SUITE
 PROXY_IMAGE=localhost/etl-e2e/nginx:$SUITE
 ETL_IMAGE=localhost/etl_project:compose-e2e
+S3_IMAGE=localhost/etl_project_s3:compose-e2e
 export CONTAINERS_CONF=$ROOT/scripts/compose_e2e/containers.conf
 
 started=$(date +%s)
@@ -150,6 +151,10 @@ pip_args+=(--build-arg "PIP_DEFAULT_TIMEOUT=${timeout:-120}")
 step "building $ETL_IMAGE from ./Dockerfile (BASE_IMAGE=$PYTHON_IMAGE)"
 podman build -q --build-arg BASE_IMAGE="$PYTHON_IMAGE" "${pip_args[@]}" -f Dockerfile -t "$ETL_IMAGE" . \
     >"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log"; echo "building $ETL_IMAGE failed"; exit 1; }
+step "building $S3_IMAGE from deploy/s3/Containerfile (the bucket profile's store)"
+podman build -q --build-arg BASE_IMAGE="$PYTHON_IMAGE" "${pip_args[@]}" -f deploy/s3/Containerfile -t "$S3_IMAGE" \
+    deploy/s3 >"$WORK/build-s3.log" 2>&1 ||
+    { tail -n 40 "$WORK/build-s3.log"; echo "building $S3_IMAGE failed"; exit 1; }
 
 # --- 4. the Docker-compatible API ---------------------------------------------------------------------
 step "podman system service on $SOCKET"
@@ -165,7 +170,7 @@ chmod 660 "$SOCKET"
 [ -x .venv/bin/python ] || make .venv/.installed >/dev/null
 step "docker-compose.yml up and the checks (scripts/compose_e2e.py)"
 .venv/bin/python -m scripts.compose_e2e --socket "$SOCKET" --work-dir "$WORK" --etl-image "$ETL_IMAGE" \
-    --postgres-image "$POSTGRES_IMAGE" --proxy-image "$PROXY_IMAGE"
+    --postgres-image "$POSTGRES_IMAGE" --proxy-image "$PROXY_IMAGE" --s3-image "$S3_IMAGE"
 step "passed"
 }
 # On one line: bash has read the `exit` before main runs, so nothing after it is read from a changed file.
