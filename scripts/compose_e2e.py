@@ -16,7 +16,10 @@ Docker-compatible podman socket): the repository's docker-compose.yml, unchanged
    the loader's `COPY ... TO PROGRAM` is refused, the analyst role reads but cannot write;
 4. `down` and `up` again: the rows, the runs and the alert record are still there, no alert is repeated;
    the webserver recreated alone is found by the proxy;
-5. `down -v`: everything is removed, also when a check failed (then the services' logs are printed first).
+5. the bucket path, once: `down -v`, `up` with the `bucket` profile (service s3, moto's server) and the stack
+   pointed at its bucket; the same two batch files put into the bucket with boto3 from the host, loaded by
+   run containers (recorded with an ETag), the alert received;
+6. `down -v`: everything is removed, also when a check failed (then the services' logs are printed first).
 
 Health checks: without systemd, podman records a container's health check but never runs it, so this script
 runs each one (`podman healthcheck run`) at its interval from the compose file, at most every 10 s, as a
@@ -738,6 +741,18 @@ def main() -> int:
                 bucket.upload_file(str(path), bucket_name, f"{prefix}{path.name}")
 
             runs = load_batches(stack, env, ui, args.etl_image, put_into_bucket, BUCKET_URL)
+            # The shared volume went with `down -v`; the ledger says so too: an object's version has an ETag.
+            names = ", ".join(f"'{b}'" for b in BATCHES)
+            from_bucket = psql(
+                stack,
+                env,
+                "SELECT count(*) FROM utilities.processed_files "  # noqa: S608
+                f"WHERE batch_id IN ({names}) AND status = 'loaded' AND source_etag IS NOT NULL",
+            )
+            if int(from_bucket) != len(BATCHES):
+                raise CheckFailed(
+                    f"{from_bucket} of {BATCHES} recorded as loaded from the bucket (with an ETag)"
+                )
             wait_for_alert(slack, ui_url)
             times["bucket"] = time.monotonic() - started
             log(
