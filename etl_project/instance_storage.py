@@ -13,10 +13,12 @@ while threads of the process write at once (those are closed when returned).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 from dagster_postgres.utils import pg_url_from_config
+from typing_extensions import Self
 
 #: Connections beyond the held one, for threads of the same process writing at the same time.
 MAX_OVERFLOW = 4
@@ -36,50 +38,33 @@ def hold_connections(storage: object) -> None:
     _pooled.add(storage)
 
 
-def _settings(config_value: dict[str, Any]) -> dict[str, Any]:
+def _settings(config_value: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "postgres_url": pg_url_from_config(config_value),
         "should_autocreate_tables": config_value.get("should_autocreate_tables", True),
     }
 
 
-class PooledPostgresRunStorage(PostgresRunStorage):
+class _HoldsConnection:
+    """Mixed in before a dagster-postgres storage class: built from the instance's config as that class is, then
+    holding a connection."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        hold_connections(self)
+
+    @classmethod
+    def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]) -> Self:
+        return cls(inst_data=inst_data, **_settings(config_value))
+
+
+class PooledPostgresRunStorage(_HoldsConnection, PostgresRunStorage):
     """dagster-postgres' run storage, holding a connection."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        hold_connections(self)
 
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: Any, config_value: dict[str, Any]
-    ) -> PooledPostgresRunStorage:
-        return cls(inst_data=inst_data, **_settings(config_value))
-
-
-class PooledPostgresEventLogStorage(PostgresEventLogStorage):
+class PooledPostgresEventLogStorage(_HoldsConnection, PostgresEventLogStorage):
     """dagster-postgres' event log storage, holding a connection."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        hold_connections(self)
 
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: Any, config_value: dict[str, Any]
-    ) -> PooledPostgresEventLogStorage:
-        return cls(inst_data=inst_data, **_settings(config_value))
-
-
-class PooledPostgresScheduleStorage(PostgresScheduleStorage):
+class PooledPostgresScheduleStorage(_HoldsConnection, PostgresScheduleStorage):
     """dagster-postgres' schedule storage (sensor ticks and cursors), holding a connection."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        hold_connections(self)
-
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: Any, config_value: dict[str, Any]
-    ) -> PooledPostgresScheduleStorage:
-        return cls(inst_data=inst_data, **_settings(config_value))

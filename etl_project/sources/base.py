@@ -9,6 +9,8 @@ from datetime import datetime
 
 from etl_project.generator.events import Event
 from etl_project.loading import BatchObject
+from etl_project.printable import escaped_file_name
+from etl_project.schemas import invalid_batch_id_reason
 
 BATCH_FILE_SUFFIX = ".csv"
 
@@ -32,6 +34,15 @@ class SourceScan:
     ready: list[BatchFile]
     skipped: list[str]
     undecodable: list[BatchFile]
+
+    def take(self, name: str, size: int, mtime_ns: int, etag: str | None = None) -> None:
+        """File `name` (a `<batch_id>.csv`) as ready, or as skipped with why when its batch id is invalid."""
+        batch_id = name[: -len(BATCH_FILE_SUFFIX)]
+        reason = invalid_batch_id_reason(batch_id)
+        if reason:
+            self.skipped.append(f"{escaped_file_name(name)}: {reason}")
+        else:
+            self.ready.append(BatchFile(batch_id, name, size, mtime_ns, etag))
 
 
 class BatchSource(ABC):

@@ -29,9 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from etl_project.generator.events import BatchFileExistsError, Event, write_batch_rows
 from etl_project.loading import BatchObject
-from etl_project.printable import escaped_file_name
 from etl_project.schemas import invalid_batch_id_reason
-from etl_project.sources.base import BATCH_FILE_SUFFIX, BatchFile, BatchSource, SourceScan
+from etl_project.sources.base import BATCH_FILE_SUFFIX, BatchSource, SourceScan
 from etl_project.sources.bucket_object import BucketObject, error_code, last_modified_ns
 from etl_project.sources.location import BucketLocation
 
@@ -138,13 +137,7 @@ class BucketSource(BatchSource):
     def _take(scan: SourceScan, entry: dict[str, Any], name: str) -> None:
         if name.startswith(".") or not name.endswith(BATCH_FILE_SUFFIX):
             return
-        batch_id = name[: -len(BATCH_FILE_SUFFIX)]
-        reason = invalid_batch_id_reason(batch_id)
-        if reason:
-            scan.skipped.append(f"{escaped_file_name(name)}: {reason}")
-            return
-        version = (entry["Size"], last_modified_ns(entry["LastModified"]), entry["ETag"])
-        scan.ready.append(BatchFile(batch_id, name, *version))
+        scan.take(name, entry["Size"], last_modified_ns(entry["LastModified"]), entry["ETag"])
 
     def write_batch(self, batch_id: str, created_at: datetime, events: Iterable[Event]) -> str:
         """Put `<prefix><batch_id>.csv` with `If-None-Match: *`: S3 refuses to replace an existing object."""

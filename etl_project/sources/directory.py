@@ -70,10 +70,5 @@ class DirectorySource(BatchSource):
                         BatchFile(escaped[: -len(BATCH_FILE_SUFFIX)], escaped, stat.st_size, stat.st_mtime_ns)
                     )
                     continue
-                batch_id = name[: -len(BATCH_FILE_SUFFIX)]
-                reason = invalid_batch_id_reason(batch_id)
-                if reason:
-                    scan.skipped.append(f"{escaped_file_name(name)}: {reason}")
-                    continue
-                scan.ready.append(BatchFile(batch_id, name, stat.st_size, stat.st_mtime_ns))
+                scan.take(name, stat.st_size, stat.st_mtime_ns)
         return scan
