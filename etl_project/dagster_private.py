@@ -16,10 +16,21 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 # so that it never deletes a run holding what the UI shows as current.
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
-# The tags that carry an asset's data version: a load run records its refresh of store_daily_sales as a runtime
-# materialisation, which must carry the data version sales_drop_check's automation condition compares
-# (MaterializeResult(data_version=...) sets the same two tags; no public API builds them for an event).
-from dagster._core.definitions.data_version import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG
+# The tags that carry an asset's data version and provenance: a load run records its refresh of store_daily_sales
+# as a runtime materialisation, which must carry the data version sales_drop_check's automation condition
+# compares, and the provenance (code version, each dependency's data version and latest event) Dagster records
+# for its own materialisations; without provenance the UI calls the asset "Unsynced" for every dependency
+# partition never materialised (a quarantined batch). No public API builds these tags for an event.
+from dagster._core.definitions.data_version import (
+    CODE_VERSION_TAG,
+    DATA_VERSION_IS_USER_PROVIDED_TAG,
+    DATA_VERSION_TAG,
+    DEFAULT_DATA_VERSION,
+    NULL_EVENT_POINTER,
+    extract_data_version_from_entry,
+    get_input_data_version_tag,
+    get_input_event_pointer_tag,
+)
 
 # The origin and instance reference of a run container: the pinned run launcher of the compose deployment
 # (deployment.py) builds them itself instead of trusting a run's stored origin.
@@ -40,10 +51,13 @@ from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, L
 from dagster._utils.schedules import cron_string_iterator
 
 __all__ = [
+    "CODE_VERSION_TAG",
     "DATA_VERSION_IS_USER_PROVIDED_TAG",
     "DATA_VERSION_TAG",
     "DEFAULT_DAGSTER_ENTRY_POINT",
+    "DEFAULT_DATA_VERSION",
     "IO_TYPE_EXTENSION",
+    "NULL_EVENT_POINTER",
     "AssetCheckEvaluationTargetMaterializationData",
     "AssetCheckExecutionsTable",
     "BaseAssetGraph",
@@ -54,4 +68,7 @@ __all__ = [
     "SqlEventLogStorageTable",
     "TickStatus",
     "cron_string_iterator",
+    "extract_data_version_from_entry",
+    "get_input_data_version_tag",
+    "get_input_event_pointer_tag",
 ]

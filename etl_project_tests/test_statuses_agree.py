@@ -1,5 +1,6 @@
-"""While a quarantined file waits, its one failed check is batch_file_readable (no check of it shows as skipped);
-dealt with, it leaves no failed or skipped check behind: after a quarantined file is dropped, or fixed
+"""While a quarantined file waits, its one failed check is batch_file_readable (no check of it shows as skipped),
+and a newer batch's passed evaluation, shown next to that Failed as the check's latest execution, names it; dealt
+with, it leaves no failed or skipped check behind: after a quarantined file is dropped, or fixed
 and retried, every check of the ingestion assets shows only passed partitions, as the asset graph rolls them up
 (any partition failed: Failed; any skipped: the yellow count)."""
 
@@ -43,3 +44,31 @@ def test_a_quarantined_file_dealt_with_leaves_every_check_passed(
     assert main(["quarantine", action, "b_bad"]) == 0
 
     assert set(_statuses(home_instance)) == {"SUCCEEDED"}
+
+
+def _latest_readable_description(instance: dg.DagsterInstance) -> str:
+    key = dg.AssetCheckKey(dg.AssetKey("raw_events"), "batch_file_readable")
+    [record] = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+    evaluation = record.event.dagster_event.event_specific_data  # the check's latest execution, as the UI shows it
+    return evaluation.description
+
+
+def test_the_latest_passed_readability_names_the_batches_still_quarantined(
+    home_instance, resources, shared_dir
+):
+    (shared_dir / "a_bad.csv").write_bytes(WRONG_HEADER)
+    materialize_batches(home_instance, resources, ["a_bad"])
+    write_generated_batch(shared_dir, "b_good")  # the next minute's batch
+    materialize_batches(home_instance, resources, ["b_good"])
+
+    assert _statuses(home_instance)["FAILED"] == {"raw_events:batch_file_readable"}
+    assert _latest_readable_description(home_instance) == (
+        "The file was read. Still quarantined: a_bad; the check stays Failed until each is retried or dropped "
+        "(`etl quarantine list`)."
+    )
+
+    assert main(["quarantine", "drop", "a_bad"]) == 0
+    write_generated_batch(shared_dir, "c_good")
+    materialize_batches(home_instance, resources, ["c_good"])
+
+    assert _latest_readable_description(home_instance) == "The file was read."

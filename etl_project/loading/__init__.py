@@ -10,6 +10,7 @@ import only from `etl_project.loading`:
 - `is_loaded`, `record_quarantined`, `record_quarantined_version`: the file's record in `utilities.processed_files` (the ledger, owned by
   `etl_project.store.processed_files`, whose functions these are);
 - `quarantined_files`, `record_dropped`: the quarantined files, and giving up on one (`QuarantinedFile`);
+  `still_quarantined`: how many are quarantined now, and the oldest (`StillQuarantined`);
 - `count_batch_rows`, `first_rejected_rows`: what the committed tables hold of a batch (its data-quality
   checks' numbers, `BatchAccounting`) and its first rejected rows (`RejectedRow`), each one query after a load;
 - `processed_versions`, `batches_loaded_before`: what the file and retention sensors read of that record;
@@ -59,6 +60,7 @@ from etl_project.store.processed_files import (
     ObjectVersion,
     QuarantinedFile,
     RecordedVersion,
+    StillQuarantined,
     batches_loaded_before,
     is_loaded,
     newest_filename,
@@ -67,6 +69,7 @@ from etl_project.store.processed_files import (
     record_dropped,
     record_quarantined,
     record_quarantined_version,
+    still_quarantined,
 )
 
 __all__ = [
@@ -83,6 +86,7 @@ __all__ = [
     "DanglingReferences",
     "FileStatus",
     "QuarantinedFile",
+    "StillQuarantined",
     "RecordedVersion",
     "RejectedRow",
     "ReloadRefusedError",
@@ -105,6 +109,7 @@ __all__ = [
     "newest_filename",
     "processed_versions",
     "quarantined_files",
+    "still_quarantined",
     "record_dropped",
     "record_quarantined",
     "record_undecodable_names",

@@ -286,6 +286,26 @@ def quarantined_files(conn: psycopg2.extensions.connection) -> list[QuarantinedF
         return [QuarantinedFile(*row) for row in cur.fetchall()]
 
 
+@dataclass(frozen=True)
+class StillQuarantined:
+    """How many batches are quarantined now, and the oldest few of them (what a passed readability check names)."""
+
+    count: int
+    first: list[str]
+
+
+def still_quarantined(conn: psycopg2.extensions.connection, names: int = 3) -> StillQuarantined:
+    """The batches quarantined now, oldest first: one short scan of a partial index, at any size of the ledger."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) OVER (), batch_id FROM utilities.processed_files WHERE status = %s "
+            "ORDER BY loaded_at, batch_id LIMIT %s",
+            (QUARANTINED, names),
+        )
+        rows = cur.fetchall()
+    return StillQuarantined(rows[0][0] if rows else 0, [row[1] for row in rows])
+
+
 def record_dropped(conn: psycopg2.extensions.connection, batch_id: str) -> QuarantinedFile | None:
     """Mark the batch's quarantined file as dropped; None when the batch is not quarantined.
 

@@ -141,7 +141,7 @@ def _refresh_after_loading(context: dg.AssetExecutionContext, etl_database: EtlD
     pending_sales_refresh_sensor refreshes them once this run has ended."""
     try:
         with etl_database.connect() as conn:
-            materialization = refresh_materialization(conn, context.run.tags, context.log)
+            materialization = refresh_materialization(conn, context.instance, context.run, context.log)
     except Exception as err:  # the loads are committed; the sensor refreshes what stays pending
         context.log.warning(f"store_daily_sales not refreshed by this run, left to the sensor: {err}")
         return

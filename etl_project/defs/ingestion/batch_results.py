@@ -42,6 +42,7 @@ from etl_project.loading import (
     quarantined_files,
     record_quarantined_version,
     seen_again_unchanged,
+    still_quarantined,
 )
 from etl_project.resources import SharedDirectory
 from etl_project.schemas import EVENT_SCHEMAS
@@ -204,7 +205,7 @@ def load_and_report(
     yield from _materializations(batch_id, report, accounting, rejected)
     accounts = accounts_by_asset(RAW_EVENTS, accounting)
     targets = JudgedMaterializations(instance, batch_id, accounts)  # one lookup for the 11 evaluations
-    yield readable_evaluation(targets, RAW_EVENTS, batch_id, report.filename, None)
+    yield readable_evaluation(targets, RAW_EVENTS, batch_id, report.filename, None, still_quarantined(conn))
     yield from data_quality_evaluations(targets, accounts, batch_id, report.filename, limits)
     dangling = dangling_references_after_load(conn, batch_id, report.raw_id_base or 0, report.removed_ids)
     yield references_evaluation(dangling, scope=f"the load of batch {batch_id}")

@@ -19,7 +19,7 @@ from etl_project.alerting.evaluations import ALERT_ON_FAILURE
 from etl_project.dagster_private import AssetCheckEvaluationTargetMaterializationData
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.resources import DataQualityLimits
-from etl_project.loading import BatchAccounting, RowsAccount
+from etl_project.loading import BatchAccounting, RowsAccount, StillQuarantined
 
 BATCH_FILE_READABLE = "batch_file_readable"
 ROWS_ACCOUNTED_FOR = "rows_accounted_for"
@@ -117,8 +117,25 @@ def readable_evaluation(
     batch_id: str,
     filename: str,
     problem: str | None,
+    others: StillQuarantined | None = None,
 ) -> dg.AssetCheckEvaluation:
-    """`batch_file_readable` of one batch: passed, or failed with the reason the file was quarantined."""
+    """`batch_file_readable` of one batch: passed, or failed with the reason the file was quarantined.
+
+    A passed evaluation names the batches still quarantined (`others`): the UI lists the check as Failed while
+    any partition fails, next to this newest evaluation, and the two must not read as a contradiction.
+    """
+    if problem:
+        description = f"Quarantined: {problem}"
+    elif others and others.count:
+        shown = ", ".join(others.first) + (
+            f" and {others.count - len(others.first)} more" if others.count > len(others.first) else ""
+        )
+        description = (
+            f"The file was read. Still quarantined: {shown}; the check stays Failed until each is retried or "
+            "dropped (`etl quarantine list`)."
+        )
+    else:
+        description = "The file was read."
     return dg.AssetCheckEvaluation(
         asset_key=raw_events,
         check_name=BATCH_FILE_READABLE,
@@ -126,8 +143,12 @@ def readable_evaluation(
         severity=dg.AssetCheckSeverity.ERROR,
         partition=batch_id,
         target_materialization_data=targets.of(raw_events),
-        description=f"Quarantined: {problem}" if problem else "The file was read.",
-        metadata={"file": filename, "reason": problem or ""},
+        description=description,
+        metadata={
+            "file": filename,
+            "reason": problem or "",
+            "other_batches_quarantined": others.count if others else 0,
+        },
     )
 
 

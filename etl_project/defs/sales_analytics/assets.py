@@ -5,7 +5,7 @@
 import dagster as dg
 from pydantic import Field
 
-from etl_project.defs.sales_analytics.refresh_result import refresh
+from etl_project.defs.sales_analytics.refresh_result import STORE_DAILY_SALES_DEPS, refresh
 from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.resources import EtlDatabase
 
@@ -25,7 +25,7 @@ class StoreDailySalesConfig(dg.Config):
 
 
 @dg.asset(
-    deps=["sales", "products"],
+    deps=STORE_DAILY_SALES_DEPS,
     group_name=ANALYTICS_GROUP,
     kinds={"postgres"},
     metadata={"dagster/table_name": "etl.store_daily_sales"},

@@ -3,7 +3,8 @@ and by the load runs, which refresh right after their batches (issue 21.6: no re
 
 A load run's step yields no output of store_daily_sales (a downstream step in the same run would be skipped, and
 the load's per-partition outputs cannot carry it), so it records the refresh as a runtime materialisation with
-the same metadata and data version: the check's automation condition and the UI see one kind of refresh.
+the same metadata, data version and provenance: the check's automation condition and the UI see one kind of
+refresh.
 """
 
 from __future__ import annotations
@@ -16,12 +17,23 @@ import psycopg2.extensions
 
 from etl_project.analytics import refresh_store_daily_sales
 from etl_project.analytics.extent import store_daily_sales_extent
-from etl_project.dagster_private import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG
+from etl_project.dagster_private import (
+    CODE_VERSION_TAG,
+    DATA_VERSION_IS_USER_PROVIDED_TAG,
+    DATA_VERSION_TAG,
+    DEFAULT_DATA_VERSION,
+    NULL_EVENT_POINTER,
+    extract_data_version_from_entry,
+    get_input_data_version_tag,
+    get_input_event_pointer_tag,
+)
 from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.sales_drop.judged_window import judged_window
 from etl_project.sales_drop.rule import judged_day
 
 STORE_DAILY_SALES = dg.AssetKey("store_daily_sales")
+#: What store_daily_sales is computed from (the asset's deps, and the provenance a load run's refresh records).
+STORE_DAILY_SALES_DEPS = [dg.AssetKey("sales"), dg.AssetKey("products")]
 #: Runs tagged so refresh store_daily_sales after their own work (load runs, the refresh job, the daily verdict):
 #: pending_sales_refresh_sensor leaves what is pending to them while they are queued or running.
 REFRESHES_TAG = {"etl/refreshes": "store_daily_sales"}
@@ -67,19 +79,42 @@ def refresh(
 
 def refresh_materialization(
     conn: psycopg2.extensions.connection,
-    run_tags: Mapping[str, str],
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
     log: logging.Logger | dg.DagsterLogManager,
 ) -> dg.AssetMaterialization:
-    """A load run's refresh, recorded as store_daily_sales' materialisation (with its data version).
+    """A load run's refresh, recorded as store_daily_sales' materialisation (with its data version and provenance).
 
     The rules come from the environment, as the code location's SalesDropRules resource does.
     """
     # EnvVar fields resolve when Dagster initialises a resource; built here, the rules need their values.
     rules = SalesDropRules.from_environment().process_config_and_initialize()
-    metadata, version = refresh(conn, rules, run_tags, log)
+    # Looked up before the refresh: what it records as consumed was stored before the change log was read.
+    provenance = _provenance(instance, run.run_id)
+    metadata, version = refresh(conn, rules, run.tags, log)
     return dg.AssetMaterialization(
         STORE_DAILY_SALES,
         description="Refreshed by the load run, after its batches.",
         metadata={**metadata, "refreshed_by": "load run"},
-        tags={DATA_VERSION_TAG: version.value, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"},
+        tags={**provenance, DATA_VERSION_TAG: version.value, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"},
     )
+
+
+def _provenance(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    """The provenance tags Dagster records for its own materialisation of store_daily_sales: the code version
+    (the run id, as for an asset without one) and each dependency's latest data version and event.
+
+    Without them Dagster judges the refresh by timestamps, and calls it "Unsynced" for every dependency
+    partition that never materialised (a quarantined batch) however often it refreshes.
+    """
+    tags = {CODE_VERSION_TAG: run_id}
+    latest = {
+        record.asset_entry.asset_key: record.asset_entry.last_materialization_record
+        for record in instance.get_asset_records(STORE_DAILY_SALES_DEPS)
+    }
+    for key in STORE_DAILY_SALES_DEPS:
+        event = latest.get(key)
+        version = extract_data_version_from_entry(event.event_log_entry) if event else None
+        tags[get_input_data_version_tag(key)] = (version or DEFAULT_DATA_VERSION).value
+        tags[get_input_event_pointer_tag(key)] = str(event.storage_id) if event else NULL_EVENT_POINTER
+    return tags
