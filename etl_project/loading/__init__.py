@@ -7,6 +7,7 @@ import only from `etl_project.loading`:
   nothing; returns a `BatchLoadReport`, raises `BatchFileError` when the file cannot be read at all;
 - `BatchObject`, `OpenedBatch`, `LocalBatchFile`, `UnsafeBatchFileError`: what a load reads, wherever it lives
   (`batch_object`: a file here, a bucket's object in `etl_project.sources`), versioned as `ObjectVersion`;
+  `PositionedReader`: the seekable reader of a byte range both kinds read through;
 - `is_loaded`, `record_quarantined`, `record_quarantined_version`: the file's record in `utilities.processed_files` (the ledger, owned by
   `etl_project.store.processed_files`, whose functions these are);
 - `quarantined_files`, `record_dropped`: the quarantined files, and giving up on one (`QuarantinedFile`);
@@ -49,6 +50,7 @@ from etl_project.loading.integrity import (
     dangling_references_after_load,
     dangling_references_everywhere,
 )
+from etl_project.loading.opened_file import PositionedReader
 from etl_project.loading.rejected_rows import RejectedRow, first_rejected_rows
 from etl_project.loading.rejections import category_of
 from etl_project.loading.reload_guard import ReloadRefusedError
@@ -92,6 +94,7 @@ __all__ = [
     "ReloadRefusedError",
     "RowsAccount",
     "RowsNotAccountedForError",
+    "PositionedReader",
     "SourceReadError",
     "TerminalLoadError",
     "batches_loaded_before",

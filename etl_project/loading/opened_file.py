@@ -77,11 +77,11 @@ def _open_problem(err: OSError) -> str:
     return f"cannot be opened: {err.strerror or err}"
 
 
-class RangeReader(io.RawIOBase):
-    """Bytes [start, end) of a descriptor read with os.pread: its position is its own, not the descriptor's."""
+class PositionedReader(io.RawIOBase):
+    """A seekable reader of bytes [start, end) of something read by offset (a descriptor, an object's ranges):
+    its position is its own. Subclasses read in `readinto`; `end` None means the source's current size."""
 
-    def __init__(self, fd: int, start: int = 0, end: int | None = None):
-        self._fd = fd
+    def __init__(self, start: int = 0, end: int | None = None):
         self.position = start
         self._end = end
 
@@ -95,12 +95,26 @@ class RangeReader(io.RawIOBase):
         if whence == io.SEEK_CUR:
             offset += self.position
         elif whence == io.SEEK_END:
-            offset += self._end if self._end is not None else os.fstat(self._fd).st_size
+            offset += self._end if self._end is not None else self._size()
         self.position = offset
         return offset
 
     def tell(self) -> int:
         return self.position
+
+    def _size(self) -> int:
+        raise io.UnsupportedOperation("the end of this reader is not known")
+
+
+class RangeReader(PositionedReader):
+    """Bytes [start, end) of a descriptor read with os.pread: its position is its own, not the descriptor's."""
+
+    def __init__(self, fd: int, start: int = 0, end: int | None = None):
+        super().__init__(start, end)
+        self._fd = fd
+
+    def _size(self) -> int:
+        return os.fstat(self._fd).st_size
 
     def readinto(self, buffer: Any) -> int:
         want = len(buffer)

@@ -19,7 +19,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from etl_project.loading import BatchFileError, ObjectVersion, SourceReadError, UnsafeBatchFileError
+from etl_project.loading import (
+    BatchFileError,
+    ObjectVersion,
+    PositionedReader,
+    SourceReadError,
+    UnsafeBatchFileError,
+)
 from etl_project.sources.location import BucketLocation
 
 #: Bytes asked for by one ranged GET: memory stays flat (the body is read in pieces) and a reader that stops
@@ -136,33 +142,16 @@ class OpenedBucketObject:
         self.close()
 
 
-class _RangeReader(io.RawIOBase):
+class _RangeReader(PositionedReader):
     """Bytes [start, end) of the opened object, with a position of its own, fetched a window at a time."""
 
     def __init__(self, opened: OpenedBucketObject, start: int, end: int):
+        super().__init__(start, end)
+        self._end: int = end
         self._opened = opened
-        self.position = start
-        self._end = end
         self._body: Any = None
         self._body_at = 0  # the position the open body's next byte is at
         self._body_stop = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_CUR:
-            offset += self.position
-        elif whence == io.SEEK_END:
-            offset += self._end
-        self.position = offset
-        return offset
-
-    def tell(self) -> int:
-        return self.position
 
     def readinto(self, buffer: Any) -> int:
         want = min(len(buffer), self._end - self.position)
