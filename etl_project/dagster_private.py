@@ -12,6 +12,21 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
+# What Dagster's last-update freshness check records (its metadata keys and its description): a load run evaluates
+# the freshness checks of the assets it just updated with the same result the check itself would give, so the UI
+# does not list them as "Not Evaluated" after every batch (the check's own sensor evaluates them only when due).
+from dagster._core.definitions.asset_checks.asset_check_factories.freshness_checks.last_update import (
+    construct_description as freshness_description,
+)
+from dagster._core.definitions.asset_checks.asset_check_factories.utils import (
+    FRESH_UNTIL_METADATA_KEY,
+    FRESHNESS_PARAMS_METADATA_KEY,
+    LAST_UPDATED_TIMESTAMP_METADATA_KEY,
+    LOWER_BOUND_DELTA_PARAM_KEY,
+    LOWER_BOUND_TIMESTAMP_METADATA_KEY,
+    TIMEZONE_PARAM_KEY,
+)
+
 # The asset graph a repository resolves to (a type only): housekeeping asks it which assets and checks exist,
 # so that it never deletes a run holding what the UI shows as current.
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
@@ -56,7 +71,12 @@ __all__ = [
     "DATA_VERSION_TAG",
     "DEFAULT_DAGSTER_ENTRY_POINT",
     "DEFAULT_DATA_VERSION",
+    "FRESHNESS_PARAMS_METADATA_KEY",
+    "FRESH_UNTIL_METADATA_KEY",
     "IO_TYPE_EXTENSION",
+    "LAST_UPDATED_TIMESTAMP_METADATA_KEY",
+    "LOWER_BOUND_DELTA_PARAM_KEY",
+    "LOWER_BOUND_TIMESTAMP_METADATA_KEY",
     "NULL_EVENT_POINTER",
     "AssetCheckEvaluationTargetMaterializationData",
     "AssetCheckExecutionsTable",
@@ -66,9 +86,11 @@ __all__ = [
     "InstigatorType",
     "LocalComputeLogManager",
     "SqlEventLogStorageTable",
+    "TIMEZONE_PARAM_KEY",
     "TickStatus",
     "cron_string_iterator",
     "extract_data_version_from_entry",
+    "freshness_description",
     "get_input_data_version_tag",
     "get_input_event_pointer_tag",
 ]

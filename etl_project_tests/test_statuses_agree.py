@@ -4,10 +4,16 @@ with, it leaves no failed or skipped check behind: after a quarantined file is d
 and retried, every check of the ingestion assets shows only passed partitions, as the asset graph rolls them up
 (any partition failed: Failed; any skipped: the yellow count)."""
 
+import asyncio
+
 import dagster as dg
 import pytest
+from dagster._core.loader import LoadingContextForTest
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from etl_project import definitions
 from etl_project.cli import main
+from etl_project.defs.alerting.freshness import EVENT_ASSET_KEYS, FRESHNESS_CHECK
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project_tests.helpers import materialize_batches, write_generated_batch
@@ -44,6 +50,8 @@ def test_a_quarantined_file_dealt_with_leaves_every_check_passed(
     assert main(["quarantine", action, "b_bad"]) == 0
 
     assert set(_statuses(home_instance)) == {"SUCCEEDED"}
+    if action == "retry":  # the retry's run materialised the assets: it evaluated their freshness too
+        assert _freshness_not_evaluated(home_instance) == []
 
 
 def _latest_readable_description(instance: dg.DagsterInstance) -> str:
@@ -74,3 +82,38 @@ def test_the_latest_passed_readability_names_the_batches_still_quarantined(
     materialize_batches(home_instance, resources, ["c_good"])
 
     assert _latest_readable_description(home_instance) == "The file was read."
+
+
+def _freshness_not_evaluated(instance: dg.DagsterInstance) -> list[str]:
+    """The event assets whose freshness check the UI lists as not evaluated (or not passed)."""
+    found = []
+    for key in EVENT_ASSET_KEYS:
+        check_key = dg.AssetCheckKey(key, FRESHNESS_CHECK)
+        latest = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=1)
+        if not (
+            latest
+            and latest[0].status == AssetCheckExecutionRecordStatus.SUCCEEDED
+            and asyncio.run(latest[0].targets_latest_materialization(LoadingContextForTest(instance)))
+        ):
+            found.append(key.to_user_string())
+    return found
+
+
+def test_after_a_load_no_freshness_check_is_listed_as_not_evaluated(home_instance, resources, shared_dir):
+    """The freshness checks' own sensor evaluates them only when due; the UI lists a check whose latest evaluation
+    is older than the asset's latest materialisation as "Not Evaluated". The load run evaluates them itself."""
+    repository = definitions.load_definitions().get_repository_def()
+    assert {dg.AssetCheckKey(key, FRESHNESS_CHECK) for key in EVENT_ASSET_KEYS} <= set(
+        repository.asset_graph.asset_check_keys
+    )
+    for batch_id in ["a_first", "b_next"]:
+        write_generated_batch(shared_dir, batch_id)
+        materialize_batches(home_instance, resources, [batch_id])
+
+        assert _freshness_not_evaluated(home_instance) == []
+    latest = home_instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(EVENT_ASSET_KEYS[0], FRESHNESS_CHECK), limit=1
+    )[0]
+    metadata = latest.event.dagster_event.event_specific_data.metadata
+    # the freshness sensor's next evaluation is due when the allowed silence after this update has passed
+    assert metadata["dagster/fresh_until_timestamp"].value > metadata["dagster/last_updated_timestamp"].value

@@ -9,6 +9,7 @@ its own partition's `batch_file_readable` check, and the run, and every other ba
 
 import dagster as dg
 
+from etl_project.defs.alerting.freshness import freshness_after_load
 from etl_project.defs.ingestion.batch_results import RAW_EVENTS, load_and_report
 from etl_project.defs.ingestion.checks import batch_check_specs
 from etl_project.defs.ingestion.partitions import batch_partitions
@@ -128,6 +129,8 @@ def batch_event_tables(
             totals["rows_loaded"] += report.rows_loaded
             totals["rows_rejected"] += report.rows_rejected
     context.log.info(f"Loaded {totals['batches']} of {len(context.partition_keys)} batches: {totals}")
+    # What this run materialised is fresh: say so, or the UI lists its freshness check as not evaluated.
+    yield from freshness_after_load(context.instance, context.run.run_id)
     if totals["batches"] and refreshes_after_work(context.run.tags):
         yield from _refresh_after_loading(context, etl_database)
     # The checks were evaluated per partition above; these outputs only close the step's declared check outputs.

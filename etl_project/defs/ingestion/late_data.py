@@ -4,6 +4,7 @@ store, product or order arrived later. The SQL that moves them is `etl_project/l
 
 import dagster as dg
 
+from etl_project.defs.alerting.freshness import freshness_after_load
 from etl_project.defs.ingestion.batch_results import replay_results
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.loading import batches_to_replay, replay_batch
@@ -28,6 +29,7 @@ def replay_late_references(
             if moved.total():
                 yield from replay_results(context.instance, conn, data_quality_limits, batch_id, moved)
     context.log.info(f"Replayed {total} late rows")
+    yield from freshness_after_load(context.instance, context.run.run_id)  # of what the replay materialised
 
 
 @dg.job(

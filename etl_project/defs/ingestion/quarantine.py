@@ -11,6 +11,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from etl_project.defs.alerting.freshness import freshness_after_load
 from etl_project.defs.ingestion.batch_results import BatchEvent, load_and_report
 from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME
 from etl_project.defs.ingestion.resources import DataQualityLimits
@@ -40,6 +41,7 @@ def _retry(
         report = yield from load_and_report(
             context.instance, context.log, conn, shared_directory, limits, batch_id
         )
+        yield from freshness_after_load(context.instance, context.run.run_id)
         if report is None:
             [still] = [f for f in quarantined_files(conn) if f.batch_id == batch_id]
             raise dg.Failure(f"Batch {batch_id!r} is still unreadable: {still.reason}", allow_retries=False)
