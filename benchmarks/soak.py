@@ -3,7 +3,8 @@ housekeeping running at an accelerated cadence; per 1,000 batches, whether anyth
 
 Why: every other scenario starts from a fresh instance. A year of minute batches is 525,600 batches; this runs a
 few thousand in minutes, with the retentions shortened from days to minutes (ETL_RUN_RETENTION_DAYS,
-ETL_FAILED_RUN_RETENTION_DAYS and ETL_PARTITION_RETENTION_DAYS in fractions of a day) and housekeeping every
+ETL_FAILED_RUN_RETENTION_DAYS, ETL_PARTITION_RETENTION_DAYS and ETL_TICK_LOG_RETENTION_DAYS in fractions of a
+day: Dagster's own tick retention counts whole days) and housekeeping every
 minute (ETL_HOUSEKEEPING_SCHEDULE, ETL_PARTITION_RETENTION_TICK_SECONDS), so that runs and partitions expire and
 are deleted within the soak. Files appear at --soak-rate a minute; how runs are grouped is the platform's own.
 The arithmetic (intervals, flat/bounded verdicts) is etl_testkit/soak_verdicts.py.
@@ -84,6 +85,7 @@ def soak_environment(
         ETL_RUN_RETENTION_DAYS=days,
         ETL_FAILED_RUN_RETENTION_DAYS=days,
         ETL_PARTITION_RETENTION_DAYS=days,
+        ETL_TICK_LOG_RETENTION_DAYS=days,  # Dagster's tick retention counts whole days
         ETL_HOUSEKEEPING_SCHEDULE="* * * * *",
         ETL_PARTITION_RETENTION_TICK_SECONDS="60",
         SLACK_BOT_TOKEN=BOT_TOKEN,

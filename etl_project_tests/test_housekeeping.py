@@ -79,10 +79,10 @@ def _definitions(resources: dict) -> dg.Definitions:
         assets=[batch_event_tables, store_daily_sales],
         jobs=[housekeeping.dagster_housekeeping_job],
         resources={
-            **resources,
             "data_quality_limits": DataQualityLimits(),
             "sales_drop_rules": SalesDropRules(),
             "run_retention": RunRetention(),
+            **resources,
         },
     )
 
@@ -250,9 +250,11 @@ def test_run_retention_keeps_fractions_of_a_day_as_the_soak_benchmark_sets_them(
 
     monkeypatch.setenv("ETL_RUN_RETENTION_DAYS", "0.005")
     monkeypatch.setenv("ETL_FAILED_RUN_RETENTION_DAYS", "0.01")
+    monkeypatch.setenv("ETL_TICK_LOG_RETENTION_DAYS", "0.005")
     retention = run_retention_resources().resources["run_retention"]
 
     assert (retention.retention_days, retention.failed_retention_days) == (0.005, 0.01)
+    assert retention.tick_log_retention_days == 0.005
 
 
 def _output_metadata(result: dg.ExecuteInProcessResult, step: str) -> dict:
@@ -293,6 +295,23 @@ def test_tick_logs_outlive_their_ticks_no_longer(pg_instance, resources):
     assert metadata["tick_logs_deleted"] == 1 and metadata["rule"] == "empty after 7 days, any after forever"
     assert not empty_old.exists() and not empty_old.with_suffix(".out").exists()
     assert empty_recent.exists() and with_text_old.exists() and not_an_instigator.exists()
+
+
+def test_tick_logs_older_than_their_own_retention_go_whatever_the_ticks(pg_instance, resources):
+    """ETL_TICK_LOG_RETENTION_DAYS (fractions allowed, as the soak uses) caps how long any tick log is kept."""
+    instance = pg_instance
+    with_text_old = _tick_log(instance, "alert_delivery_sensor", 3, days_old=1, text="sent 1 message")
+    with_text_recent = _tick_log(instance, "alert_delivery_sensor", 4, days_old=0.1, text="sent 1 message")
+    retention = RunRetention(tick_log_retention_days=0.5)
+    job = _definitions({**resources, "run_retention": retention}).resolve_job_def("dagster_housekeeping_job")
+
+    result = job.execute_in_process(instance=instance)
+
+    metadata = _output_metadata(result, "delete_expired_tick_logs")
+    assert (
+        metadata["tick_logs_deleted"] == 1 and metadata["rule"] == "empty after 0.5 days, any after 0.5 days"
+    )
+    assert not with_text_old.exists() and with_text_recent.exists()
 
 
 def test_tick_log_retention_follows_the_instances_tick_retention():

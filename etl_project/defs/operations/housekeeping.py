@@ -91,12 +91,17 @@ def delete_expired_runs_op(context: dg.OpExecutionContext, run_retention: RunRet
 
 
 @dg.op(name="delete_expired_tick_logs")
-def delete_expired_tick_logs_op(context: dg.OpExecutionContext) -> dg.Output[int]:
+def delete_expired_tick_logs_op(
+    context: dg.OpExecutionContext, run_retention: RunRetention
+) -> dg.Output[int]:
     """Deletes the log files of sensor and schedule ticks that Dagster's tick retention has deleted (it leaves
-    the files): empty ones after the shortest tick retention, any after the longest."""
+    the files): empty ones after the shortest tick retention, any after the longest (or after
+    ETL_TICK_LOG_RETENTION_DAYS, when set)."""
     repository = _code_location(context)
     names = [sensor.name for sensor in repository.sensor_defs] + [s.name for s in repository.schedule_defs]
-    tally = delete_expired_tick_logs(context.instance, repository.name, names, time.time())
+    tally = delete_expired_tick_logs(
+        context.instance, repository.name, names, time.time(), run_retention.tick_log_retention_days
+    )
     context.log.info(f"Deleted {tally.deleted} tick logs, kept {tally.kept} ({tally.note})")
     return dg.Output(
         tally.deleted,

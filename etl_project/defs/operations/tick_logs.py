@@ -48,15 +48,23 @@ def tick_retention_days(instance: dg.DagsterInstance) -> tuple[float, float | No
 
 
 def delete_expired_tick_logs(
-    instance: dg.DagsterInstance, repository_name: str, instigator_names: Iterable[str], now: float
+    instance: dg.DagsterInstance,
+    repository_name: str,
+    instigator_names: Iterable[str],
+    now: float,
+    max_days: float | None = None,
 ) -> TickLogTally:
-    """Delete the tick logs of the named sensors and schedules that have outlived their ticks."""
+    """Delete the tick logs of the named sensors and schedules that have outlived their ticks, and any older
+    than `max_days` when given (ETL_TICK_LOG_RETENTION_DAYS: shorter than the ticks, whose logs then show empty)."""
     manager = instance.compute_log_manager
     if not isinstance(manager, LocalComputeLogManager):
         return TickLogTally(
             0, 0, f"tick logs left to {type(manager).__name__} (only local files are deleted)"
         )
     shortest, longest = tick_retention_days(instance)
+    if max_days is not None:
+        shortest = min(shortest, max_days)
+        longest = max_days if longest is None else min(longest, max_days)
     deleted = kept = 0
     for name in instigator_names:
         for log_key in _tick_log_keys(manager, [repository_name, name]):
