@@ -113,7 +113,11 @@ def _ranges(requests: list[dg.RunRequest]) -> list[tuple[str | None, str | None,
 
 def test_plan_runs_chunks_sorted_keys():
     requests = plan_runs(["c", "a", "b", "e", "d"], slots=1, max_per_run=2)
-    assert _ranges(requests) == [(None, None, "a"), ("b", "c", None), ("d", "e", None)]  # equal, give or take one
+    assert _ranges(requests) == [
+        (None, None, "a"),
+        ("b", "c", None),
+        ("d", "e", None),
+    ]  # equal, give or take one
 
 
 def _planned_sizes(batches: int, **plan) -> list[int]:
