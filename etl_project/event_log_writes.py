@@ -18,12 +18,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from dagster import AssetKey, DagsterEventType
-from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
-from dagster._serdes import serialize_value
+from dagster import AssetKey, DagsterEventType, EventLogEntry, serialize_value
 from sqlalchemy.engine import Connection
+
+from etl_project.dagster_private import (
+    AssetCheckExecutionRecordStatus,
+    AssetCheckExecutionsTable,
+    SqlEventLogStorageTable,
+)
 
 if TYPE_CHECKING:
     from dagster_postgres import PostgresEventLogStorage
