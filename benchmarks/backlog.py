@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from math import ceil
 from pathlib import Path
 
 import dagster as dg
@@ -37,8 +36,8 @@ from benchmarks.support import (
     sqlalchemy_url,
     tail,
 )
-from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
 from etl_project.defs.ingestion.jobs import load_batches_job
+from etl_project.defs.ingestion.sensors import run_count
 from etl_project.generator.events import (
     Catalog,
     SequentialIds,
@@ -302,7 +301,7 @@ def run_backlog_scenario(
         Target(
             f"load runs for {files} files",
             float(len(load_runs)),
-            float(ceil(files / MAX_BATCHES_PER_RUN)),
+            float(run_count(files)),
             "<=",
         ),
     ]

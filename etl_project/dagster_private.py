@@ -56,6 +56,10 @@ from dagster._core.origin import DEFAULT_DAGSTER_ENTRY_POINT
 # retention deletes the ticks but not these files, so housekeeping does (defs/operations/tick_logs.py); only
 # the local compute-log manager exposes a tick log's file, and the tick retention's settings name statuses.
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+
+# The status of a planned check execution: the event log storage writes a run's planned check rows itself, in
+# bulk (event_log_writes.py), with the value dagster-postgres would write.
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.compute_log_manager import ComputeIOType
 
 # The event log's and the check executions' tables: housekeeping finds each partition's latest materialisation
@@ -68,6 +72,7 @@ from dagster._utils.schedules import cron_string_iterator
 __all__ = [
     "CODE_VERSION_TAG",
     "DATA_VERSION_IS_USER_PROVIDED_TAG",
+    "AssetCheckExecutionRecordStatus",
     "DATA_VERSION_TAG",
     "DEFAULT_DAGSTER_ENTRY_POINT",
     "DEFAULT_DATA_VERSION",

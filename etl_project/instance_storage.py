@@ -20,6 +20,8 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 from dagster_postgres.utils import pg_url_from_config
 from typing_extensions import Self
 
+from etl_project.event_log_writes import EventsInOneTransaction
+
 #: Connections beyond the held one, for threads of the same process writing at the same time.
 MAX_OVERFLOW = 4
 #: A held connection is replaced after this long (a server-side idle timeout may have closed it).
@@ -62,8 +64,9 @@ class PooledPostgresRunStorage(_HoldsConnection, PostgresRunStorage):
     """dagster-postgres' run storage, holding a connection."""
 
 
-class PooledPostgresEventLogStorage(_HoldsConnection, PostgresEventLogStorage):
-    """dagster-postgres' event log storage, holding a connection."""
+class PooledPostgresEventLogStorage(_HoldsConnection, EventsInOneTransaction, PostgresEventLogStorage):
+    """dagster-postgres' event log storage, holding a connection, storing each event (or batch of planned events)
+    in one transaction (`etl_project.event_log_writes`)."""
 
 
 class PooledPostgresScheduleStorage(_HoldsConnection, PostgresScheduleStorage):

@@ -111,6 +111,23 @@ def database_url(pg_server_url: str, template_database: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def dagster_storage_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh database for a Dagster instance on PostgreSQL (dagster.local.yaml's storages), as a SQLAlchemy URL."""
+    name = f"dagster_deploy_{uuid.uuid4().hex[:12]}"
+    scheme, _, rest = ensure_database(pg_server_url, name).partition("://")
+    assert scheme in {"postgresql", "postgres"}, f"not a PostgreSQL URL scheme: {scheme}"
+    try:
+        # psycopg2 explicitly, as in docker-compose.yml: with psycopg 3 installed SQLAlchemy would pick it.
+        yield f"postgresql+psycopg2://{rest}"
+    finally:
+        admin = psycopg2.connect(pg_server_url)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+
+
+@pytest.fixture
 def etl_database(database_url: str) -> EtlDatabase:
     return EtlDatabase(url=database_url)
 

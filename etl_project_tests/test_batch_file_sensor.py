@@ -7,8 +7,16 @@ import dagster as dg
 import pytest
 from dagster._core.definitions.instigation_logger import get_instigation_log_records
 
+from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
+from etl_project.defs.ingestion.jobs import LOAD_RUNS_AT_ONCE
 from etl_project.defs.ingestion.partitions import batch_partitions
-from etl_project.defs.ingestion.sensors import RANGE_END_TAG, RANGE_START_TAG, batch_file_sensor, plan_runs
+from etl_project.defs.ingestion.sensors import (
+    MIN_BATCHES_PER_RUN,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    batch_file_sensor,
+    plan_runs,
+)
 from etl_project.generator.events import PARTIAL_SUFFIX
 from etl_project.resources import SharedDirectory
 from etl_project_tests.helpers import materialize_batches, write_generated_batch
@@ -99,13 +107,58 @@ def test_a_backlog_is_covered_by_few_runs_over_partition_ranges(instance, resour
     assert result.run_requests[0].tags[RANGE_END_TAG] == "batch_004"
 
 
+def _ranges(requests: list[dg.RunRequest]) -> list[tuple[str | None, str | None, str | None]]:
+    return [(r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG), r.partition_key) for r in requests]
+
+
 def test_plan_runs_chunks_sorted_keys():
-    requests = plan_runs(["c", "a", "b", "e", "d"], max_per_run=2)
-    assert [(r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG), r.partition_key) for r in requests] == [
-        ("a", "b", None),
-        ("c", "d", None),
-        (None, None, "e"),
-    ]
+    requests = plan_runs(["c", "a", "b", "e", "d"], slots=1, max_per_run=2)
+    assert _ranges(requests) == [
+        (None, None, "a"),
+        ("b", "c", None),
+        ("d", "e", None),
+    ]  # equal, give or take one
+
+
+def _planned_sizes(batches: int, **plan) -> list[int]:
+    """Sizes of the planned runs, after checking that their ranges cover the sorted keys in order, once each."""
+    keys = [f"b{n:05d}" for n in range(batches)]
+    sizes, covered = [], 0
+    for first, last, single in _ranges(plan_runs(list(reversed(keys)), **plan)):
+        first, last = (single, single) if single else (first, last)
+        assert keys.index(first) == covered, "each run starts where the one before ended"
+        sizes.append(keys.index(last) - covered + 1)
+        covered += sizes[-1]
+    assert covered == batches
+    return sizes
+
+
+@pytest.mark.parametrize(
+    ("batches", "sizes"),
+    [
+        (1, [1]),
+        (19, [19]),  # too small to be worth a second run's start-up
+        (45, [22, 23]),
+        (500, [166, 167, 167]),  # the bench's backlog: every load slot busy, one wave
+        (600, [200, 200, 200]),
+        (1000, [166, 167, 167, 166, 167, 167]),  # two full waves, not 200 x 5 (a second wave of two)
+    ],
+)
+def test_a_backlog_fills_the_load_slots_in_as_few_full_waves_as_the_cap_allows(batches, sizes):
+    assert LOAD_RUNS_AT_ONCE == 3 and MAX_BATCHES_PER_RUN == 200 and MIN_BATCHES_PER_RUN == 20
+    assert _planned_sizes(batches) == sizes
+
+
+@pytest.mark.parametrize("batches", [2, 21, 59, 60, 61, 199, 599, 601, 1799, 1801, 5000])
+@pytest.mark.parametrize("slots", [1, 2, 3, 4])
+def test_no_planned_run_exceeds_the_cap_or_leaves_a_slot_idle_needlessly(batches, slots):
+    sizes = _planned_sizes(batches, slots=slots)
+    assert max(sizes) <= MAX_BATCHES_PER_RUN
+    assert max(sizes) - min(sizes) <= 1, "runs of a plan are equal in size, give or take a batch"
+    if len(sizes) < slots:  # a slot left idle: only when no more runs of MIN_BATCHES_PER_RUN fit
+        assert batches < (len(sizes) + 1) * MIN_BATCHES_PER_RUN
+    else:
+        assert len(sizes) % slots == 0 or len(sizes) == -(-batches // MAX_BATCHES_PER_RUN)
 
 
 def test_missing_shared_directory_is_reported_on_the_tick(instance, etl_database, tmp_path):

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from etl_project.defs.ingestion.jobs import LOAD_RUNS_AT_ONCE, load_batches_job
 from etl_project.paths import PROJECT_ROOT
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -115,6 +116,16 @@ def test_deploy_instance_equals_the_local_instance_except_the_run_launcher():
         "etl_project.deployment",
         "SelfCancellingInstance",
     )
+
+
+def test_the_load_slots_the_sensor_plans_for_are_the_instance_limit():
+    """batch_file_sensor splits a backlog to fill LOAD_RUNS_AT_ONCE slots; the coordinator's limit is the truth."""
+    [limit] = [
+        entry["limit"]
+        for entry in _yaml(LOCAL_INSTANCE)["run_coordinator"]["config"]["tag_concurrency_limits"]
+        if (entry["key"], entry.get("value")) == ("etl/workload", load_batches_job.tags["etl/workload"])
+    ]
+    assert limit == LOAD_RUNS_AT_ONCE, "change LOAD_RUNS_AT_ONCE (defs/ingestion/jobs.py) with the limit"
 
 
 def test_workspace_points_at_the_code_server(compose):

@@ -18,7 +18,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,9 +25,7 @@ from typing import Any, TypeVar
 import psycopg2
 import psycopg2.extensions
 import pytest
-from psycopg2 import sql
 
-from etl_project.database.embedded import ensure_database
 from etl_project.paths import PROJECT_ROOT
 from etl_project_tests.helpers import count_rows, write_generated_batch
 
@@ -203,23 +200,6 @@ def _location_loaded(deployment: Deployment) -> bool | None:
     location = entry["locationOrLoadError"]
     assert location["__typename"] == "RepositoryLocation", location
     return True
-
-
-@pytest.fixture
-def dagster_storage_url(pg_server_url: str) -> Iterator[str]:
-    """A fresh database for the Dagster instance of one deployment, as a SQLAlchemy URL."""
-    name = f"dagster_deploy_{uuid.uuid4().hex[:12]}"
-    scheme, _, rest = ensure_database(pg_server_url, name).partition("://")
-    assert scheme in {"postgresql", "postgres"}, f"not a PostgreSQL URL scheme: {scheme}"
-    try:
-        # psycopg2 explicitly, as in docker-compose.yml: with psycopg 3 installed SQLAlchemy would pick it.
-        yield f"postgresql+psycopg2://{rest}"
-    finally:
-        admin = psycopg2.connect(pg_server_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
 
 
 @pytest.fixture

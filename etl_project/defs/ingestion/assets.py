@@ -21,8 +21,10 @@ from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_project.schemas import BATCH_FILE_COLUMNS, EVENT_SCHEMAS, EventSchema
 
 INGESTION_GROUP = "ingestion"
-#: Largest number of batches one run loads; a UI backfill is split into runs of this size too.
-MAX_BATCHES_PER_RUN = 100
+#: Largest number of batches one run loads; a UI backfill is split into runs of this size too. Large enough that
+#: a backlog of 500 files fills the 3 load slots in one wave (3 runs of about 167: sensors.plan_runs), small
+#: enough that a run of large files ends well within LOAD_RUN_MAX_RUNTIME_SECONDS.
+MAX_BATCHES_PER_RUN = 200
 #: A transient failure (a lost connection, a restarting database, a serialization failure or deadlock:
 #: `etl_project.loading.is_transient`) is retried with growing delays (2, 4, 8 s, with jitter); re-running a batch
 #: replaces it, so a retry never duplicates. Any other error fails the step at once (`dg.Failure` with

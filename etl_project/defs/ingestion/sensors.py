@@ -3,11 +3,12 @@ that load them."""
 
 import hashlib
 from collections.abc import Sequence
+from math import ceil
 
 import dagster as dg
 
 from etl_project.defs.ingestion.assets import MAX_BATCHES_PER_RUN
-from etl_project.defs.ingestion.jobs import load_batches_job
+from etl_project.defs.ingestion.jobs import LOAD_RUNS_AT_ONCE, load_batches_job
 from etl_project.defs.ingestion.partitions import BATCH_PARTITIONS_NAME, batch_partitions
 from etl_project.defs.ingestion.undecodable_files import quarantine_undecodable_names
 from etl_project.defs.tick_reports import report_tick
@@ -17,6 +18,8 @@ from etl_project.sources import BatchFile, BatchSource
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+#: A backlog is split into more runs (to fill the load slots) only while each gets at least this many batches.
+MIN_BATCHES_PER_RUN = 20
 #: How many batch ids a tick's summary names before "and N more".
 NAMES_IN_SUMMARY = 5
 
@@ -45,16 +48,30 @@ def _unchanged_content(
         }
 
 
-def plan_runs(new_batch_ids: list[str], max_per_run: int = MAX_BATCHES_PER_RUN) -> list[dg.RunRequest]:
-    """Cover the new batches with few runs: one run per `max_per_run` consecutive keys.
+def run_count(batches: int, slots: int = LOAD_RUNS_AT_ONCE, max_per_run: int = MAX_BATCHES_PER_RUN) -> int:
+    """How many runs load `batches` new batches: enough to fill the `slots` load runs allowed at once, in as few
+    waves as the run size cap allows, with every wave full; but no run under MIN_BATCHES_PER_RUN just to fill
+    a slot (a run's start-up costs about what that many batches take)."""
+    if batches <= 0:
+        return 0
+    fewest = ceil(batches / max_per_run)  # the cap: no run over max_per_run
+    full_waves = slots * ceil(fewest / slots)  # as many waves as the cap needs, each filling every slot
+    return max(fewest, min(full_waves, batches // MIN_BATCHES_PER_RUN))
+
+
+def plan_runs(
+    new_batch_ids: list[str], slots: int = LOAD_RUNS_AT_ONCE, max_per_run: int = MAX_BATCHES_PER_RUN
+) -> list[dg.RunRequest]:
+    """Cover the new batches with runs of consecutive keys, as equal in size as can be (`run_count` of them).
 
     The keys must be added to the partitions definition in this same sorted order, so that each range
     [first, last] holds exactly the keys of its chunk. A single batch gets a plain single-partition run.
     """
     requests = []
     keys = sorted(new_batch_ids)
-    for start in range(0, len(keys), max_per_run):
-        chunk = keys[start : start + max_per_run]
+    runs = run_count(len(keys), slots, max_per_run)
+    for index in range(runs):
+        chunk = keys[len(keys) * index // runs : len(keys) * (index + 1) // runs]
         if len(chunk) == 1:
             requests.append(dg.RunRequest(run_key=f"batch:{chunk[0]}", partition_key=chunk[0]))
             continue

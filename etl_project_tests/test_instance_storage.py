@@ -1,0 +1,103 @@
+"""The instance's own PostgreSQL storages (etl_project/instance_storage.py, named by dagster.local.yaml): a load
+run records what the UI shows, each event stored whole, in one transaction."""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.execution.api import create_execution_plan
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from etl_project import definitions
+from etl_project.defs.ingestion.assets import batch_event_tables
+from etl_project.defs.ingestion.jobs import load_batches_job
+from etl_project.defs.ingestion.partitions import batch_partitions
+from etl_project.defs.ingestion.sensors import RANGE_END_TAG, RANGE_START_TAG
+from etl_project.instance_storage import PooledPostgresEventLogStorage
+from etl_project.paths import PROJECT_ROOT
+from etl_project_tests.helpers import check_evaluations, materialize_batches, write_generated_batch
+
+BATCHES = ["b1", "b2", "b3"]
+
+
+@pytest.fixture
+def postgres_instance(
+    tmp_path: Path, dagster_storage_url: str, database_url: str, shared_dir: Path, monkeypatch
+) -> Iterator[dg.DagsterInstance]:
+    """An instance of the repository's dagster.local.yaml, on a fresh database (and the settings of a deployment,
+    for the definitions)."""
+    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
+    monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(PROJECT_ROOT / "dagster.local.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_storage_url)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+def test_a_load_run_records_every_materialization_and_check_per_batch(
+    postgres_instance, resources, shared_dir
+):
+    assert isinstance(postgres_instance.event_log_storage, PooledPostgresEventLogStorage)
+    for n, batch_id in enumerate(BATCHES):
+        write_generated_batch(shared_dir, batch_id, seed=n + 1)
+
+    assert materialize_batches(postgres_instance, resources, BATCHES).success
+
+    for table in ("raw_events", "stores", "products", "orders", "sales"):
+        materialized = postgres_instance.get_materialized_partitions(dg.AssetKey(table))
+        assert materialized == set(BATCHES), table
+    for check in ("batch_file_readable", "rows_accounted_for", "rejected_share"):
+        evaluations = check_evaluations(postgres_instance, "raw_events", check)
+        assert set(evaluations) == set(BATCHES), check
+        assert all(e.passed for e in evaluations.values()), check
+        for evaluation in evaluations.values():  # each names the materialisation it judged
+            assert evaluation.target_materialization_data is not None, check
+
+
+def test_a_created_run_plans_each_check_on_each_of_its_partitions(postgres_instance):
+    """What the UI shows of a run in progress: each asset planned on each partition of the run, and each check
+    pending there (written in bulk, `event_log_writes`)."""
+    job = definitions.load_definitions().resolve_job_def(load_batches_job.name)
+    postgres_instance.add_dynamic_partitions(batch_partitions.name, BATCHES)
+    tags = {**job.tags, RANGE_START_TAG: BATCHES[0], RANGE_END_TAG: BATCHES[-1]}
+    plan = create_execution_plan(job, tags=tags, instance_ref=postgres_instance.get_ref())
+    run = postgres_instance.create_run_for_job(job_def=job, execution_plan=plan, tags=tags)
+
+    planned = postgres_instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    ).records
+    assert sorted((r.asset_key.path[-1], r.partition_key) for r in planned) == sorted(
+        (key.path[-1], batch) for key in batch_event_tables.keys for batch in BATCHES
+    )
+    for record in postgres_instance.get_asset_records(list(batch_event_tables.keys)):
+        assert record.asset_entry.last_run_id == run.run_id  # the asset's row: which run last planned it
+    assert batch_event_tables.check_keys
+    for check_key in batch_event_tables.check_keys:
+        history = postgres_instance.event_log_storage.get_asset_check_execution_history(check_key, limit=10)
+        assert sorted(r.partition for r in history) == BATCHES, check_key
+        for record in history:
+            assert (record.run_id, record.status) == (run.run_id, AssetCheckExecutionRecordStatus.PLANNED)
+            assert record.event.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+
+
+def test_an_event_whose_index_rows_fail_is_not_stored_at_all(postgres_instance, monkeypatch):
+    """dagster-postgres alone commits the event's row before its index rows; here neither or both are stored."""
+    key = dg.AssetKey("stores")
+
+    def failing_index_write(*args, **kwargs):
+        raise RuntimeError("index write failed")
+
+    monkeypatch.setattr(PooledPostgresEventLogStorage, "_store_asset_event", failing_index_write)
+    with pytest.raises(RuntimeError, match="index write failed"):
+        postgres_instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="b1"))
+    monkeypatch.undo()
+    assert not postgres_instance.fetch_materializations(key, limit=10).records
+
+    postgres_instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="b1"))
+    [record] = postgres_instance.fetch_materializations(key, limit=10).records
+    assert record.partition_key == "b1"
+    assert postgres_instance.get_latest_materialization_event(key) is not None  # the asset key's index row
