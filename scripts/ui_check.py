@@ -260,8 +260,10 @@ def check_ui(check: UiCheck, etl_url: str) -> None:
     check.answer(
         "ingestion graph",
         "/locations/etl_project/asset-groups/ingestion/lineage",
-        ["raw_events", "stores", "products", "orders", "sales", "store_daily_sales"],
+        # "Passed": the nodes' check counts, shown once the batches' statuses have loaded
+        ["raw_events", "stores", "products", "orders", "sales", "store_daily_sales", "Passed"],
         "asset-graph-ingestion.png",
+        needs_data=True,
     )
     check.answer(
         "analytics graph, in sync once refreshed (a quarantined batch beside it)",
