@@ -20,16 +20,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from etl_project.dagster_private import (
-    FRESH_UNTIL_METADATA_KEY,
-    FRESHNESS_PARAMS_METADATA_KEY,
-    LAST_UPDATED_TIMESTAMP_METADATA_KEY,
-    LOWER_BOUND_DELTA_PARAM_KEY,
-    LOWER_BOUND_TIMESTAMP_METADATA_KEY,
-    TIMEZONE_PARAM_KEY,
-    AssetCheckEvaluationTargetMaterializationData,
-    freshness_description,
-)
+from etl_project import dagster_private as private
 from etl_project.defs.ingestion.batch_results import RAW_EVENTS
 from etl_project.schemas import EVENT_SCHEMAS
 
@@ -66,7 +57,7 @@ def freshness_after_load(instance: dg.DagsterInstance, run_id: str) -> Iterator[
     passed, fresh until its update plus the allowed silence (the sensor's next evaluation is due then)."""
     allowed = max_silence_from_env().total_seconds()
     now = time.time()
-    params = {TIMEZONE_PARAM_KEY: "UTC", LOWER_BOUND_DELTA_PARAM_KEY: allowed}
+    params = {private.TIMEZONE_PARAM_KEY: "UTC", private.LOWER_BOUND_DELTA_PARAM_KEY: allowed}
     for record in instance.get_asset_records(EVENT_ASSET_KEYS):
         latest = record.asset_entry.last_materialization_record
         if latest is None or latest.run_id != run_id:
@@ -77,14 +68,14 @@ def freshness_after_load(instance: dg.DagsterInstance, run_id: str) -> Iterator[
             check_name=FRESHNESS_CHECK,
             passed=True,
             severity=dg.AssetCheckSeverity.WARN,
-            target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+            target_materialization_data=private.AssetCheckEvaluationTargetMaterializationData(
                 storage_id=latest.storage_id, run_id=run_id, timestamp=updated
             ),
-            description=freshness_description(True, now - allowed, now, updated),
+            description=private.freshness_description(True, now - allowed, now, updated),
             metadata={
-                FRESHNESS_PARAMS_METADATA_KEY: dg.MetadataValue.json(params),
-                LOWER_BOUND_TIMESTAMP_METADATA_KEY: dg.MetadataValue.timestamp(now - allowed),
-                FRESH_UNTIL_METADATA_KEY: dg.MetadataValue.timestamp(updated + allowed),
-                LAST_UPDATED_TIMESTAMP_METADATA_KEY: dg.MetadataValue.timestamp(updated),
+                private.FRESHNESS_PARAMS_METADATA_KEY: dg.MetadataValue.json(params),
+                private.LOWER_BOUND_TIMESTAMP_METADATA_KEY: dg.MetadataValue.timestamp(now - allowed),
+                private.FRESH_UNTIL_METADATA_KEY: dg.MetadataValue.timestamp(updated + allowed),
+                private.LAST_UPDATED_TIMESTAMP_METADATA_KEY: dg.MetadataValue.timestamp(updated),
             },
         )

@@ -15,18 +15,9 @@ from collections.abc import Mapping
 import dagster as dg
 import psycopg2.extensions
 
+from etl_project import dagster_private as private
 from etl_project.analytics import refresh_store_daily_sales
 from etl_project.analytics.extent import store_daily_sales_extent
-from etl_project.dagster_private import (
-    CODE_VERSION_TAG,
-    DATA_VERSION_IS_USER_PROVIDED_TAG,
-    DATA_VERSION_TAG,
-    DEFAULT_DATA_VERSION,
-    NULL_EVENT_POINTER,
-    extract_data_version_from_entry,
-    get_input_data_version_tag,
-    get_input_event_pointer_tag,
-)
 from etl_project.defs.sales_analytics.resources import SalesDropRules
 from etl_project.sales_drop.judged_window import judged_window
 from etl_project.sales_drop.rule import judged_day
@@ -96,7 +87,11 @@ def refresh_materialization(
         STORE_DAILY_SALES,
         description="Refreshed by the load run, after its batches.",
         metadata={**metadata, "refreshed_by": "load run"},
-        tags={**provenance, DATA_VERSION_TAG: version.value, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"},
+        tags={
+            **provenance,
+            private.DATA_VERSION_TAG: version.value,
+            private.DATA_VERSION_IS_USER_PROVIDED_TAG: "true",
+        },
     )
 
 
@@ -107,14 +102,16 @@ def _provenance(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
     Without them Dagster judges the refresh by timestamps, and calls it "Unsynced" for every dependency
     partition that never materialised (a quarantined batch) however often it refreshes.
     """
-    tags = {CODE_VERSION_TAG: run_id}
+    tags = {private.CODE_VERSION_TAG: run_id}
     latest = {
         record.asset_entry.asset_key: record.asset_entry.last_materialization_record
         for record in instance.get_asset_records(STORE_DAILY_SALES_DEPS)
     }
     for key in STORE_DAILY_SALES_DEPS:
         event = latest.get(key)
-        version = extract_data_version_from_entry(event.event_log_entry) if event else None
-        tags[get_input_data_version_tag(key)] = (version or DEFAULT_DATA_VERSION).value
-        tags[get_input_event_pointer_tag(key)] = str(event.storage_id) if event else NULL_EVENT_POINTER
+        version = private.extract_data_version_from_entry(event.event_log_entry) if event else None
+        tags[private.get_input_data_version_tag(key)] = (version or private.DEFAULT_DATA_VERSION).value
+        tags[private.get_input_event_pointer_tag(key)] = (
+            str(event.storage_id) if event else private.NULL_EVENT_POINTER
+        )
     return tags
