@@ -47,6 +47,10 @@ from dagster._core.definitions.data_version import (
     get_input_event_pointer_tag,
 )
 
+# Which events the event log storage indexes (asset rows and tags, check executions): the storage writes a
+# batch's events together (event_log_writes.py) and indexes each as dagster-postgres' own `store_event` would.
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
+
 # The origin and instance reference of a run container: the pinned run launcher of the compose deployment
 # (deployment.py) builds them itself instead of trusting a run's stored origin.
 from dagster._core.instance.ref import InstanceRef
@@ -70,6 +74,8 @@ from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, L
 from dagster._utils.schedules import cron_string_iterator
 
 __all__ = [
+    "ASSET_CHECK_EVENTS",
+    "ASSET_EVENTS",
     "CODE_VERSION_TAG",
     "DATA_VERSION_IS_USER_PROVIDED_TAG",
     "AssetCheckExecutionRecordStatus",

@@ -15,6 +15,7 @@ from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.jobs import load_batches_job
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.sensors import RANGE_END_TAG, RANGE_START_TAG
+from etl_project.event_log_writes import events_stored_together
 from etl_project.instance_storage import PooledPostgresEventLogStorage
 from etl_project.paths import PROJECT_ROOT
 from etl_project_tests.helpers import check_evaluations, materialize_batches, write_generated_batch
@@ -54,8 +55,58 @@ def test_a_load_run_records_every_materialization_and_check_per_batch(
         evaluations = check_evaluations(postgres_instance, "raw_events", check)
         assert set(evaluations) == set(BATCHES), check
         assert all(e.passed for e in evaluations.values()), check
-        for evaluation in evaluations.values():  # each names the materialisation it judged
-            assert evaluation.target_materialization_data is not None, check
+    # A batch's events are stored in two writes (event_log_writes.events_stored_together): each evaluation names
+    # its partition's materialisation by the storage id the first write returned.
+    for table in ("raw_events", "sales"):
+        materialized = {
+            r.partition_key: r.storage_id
+            for r in postgres_instance.fetch_materializations(dg.AssetKey(table), limit=100).records
+        }
+        for batch_id, evaluation in check_evaluations(postgres_instance, table, "rows_accounted_for").items():
+            assert evaluation.target_materialization_data is not None, (table, batch_id)
+            assert evaluation.target_materialization_data.storage_id == materialized[batch_id], (
+                table,
+                batch_id,
+            )
+    records = postgres_instance.get_records_for_run(
+        postgres_instance.get_runs(limit=1)[0].run_id, of_type=set(_BATCH_EVENT_TYPES)
+    ).records
+    per_batch = [(r.event_log_entry.dagster_event_type, _partition(r.event_log_entry)) for r in records]
+    for batch_id in BATCHES:  # stored in the order they were yielded: materialisations, then their checks
+        types = [event_type for event_type, partition in per_batch if partition == batch_id]
+        assert types == sorted(types, key=_BATCH_EVENT_TYPES.index), batch_id
+        assert types.count(dg.DagsterEventType.ASSET_MATERIALIZATION) == 5, batch_id
+        assert types.count(dg.DagsterEventType.ASSET_CHECK_EVALUATION) == 11, (
+            batch_id
+        )  # + references_valid, unpartitioned
+
+
+_BATCH_EVENT_TYPES = [dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+
+
+def _partition(entry: dg.EventLogEntry) -> str | None:
+    event = entry.get_dagster_event()
+    if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+        return event.asset_check_evaluation_data.partition
+    return event.partition
+
+
+def test_events_stored_together_are_stored_when_the_scope_ends_also_in_an_error(postgres_instance):
+    """Held until the scope ends, then stored in one write; an error ending the scope stores them still (Dagster
+    has handed them over as stored)."""
+    key = dg.AssetKey("stores")
+    with pytest.raises(RuntimeError, match="the step failed"):
+        with events_stored_together(postgres_instance) as stored:
+            postgres_instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="b1"))
+            postgres_instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="b2"))
+            assert not postgres_instance.fetch_materializations(key, limit=10).records  # held
+            raise RuntimeError("the step failed")
+    records = postgres_instance.fetch_materializations(key, limit=10).records
+    assert sorted(r.partition_key for r in records) == ["b1", "b2"]
+    for record in records:
+        assert stored.materializations[(key, record.partition_key)].storage_id == record.storage_id
+    latest = postgres_instance.get_latest_materialization_event(key)  # the asset's row: the last one stored
+    assert latest is not None and latest.dagster_event.partition == "b2"
 
 
 def test_a_created_run_plans_each_check_on_each_of_its_partitions(postgres_instance):

@@ -25,6 +25,7 @@ from etl_project.defs.ingestion.integrity import references_evaluation
 from etl_project.defs.ingestion.quarantine_notice import quarantine_notice, quarantined_row_checks
 from etl_project.defs.ingestion.resources import DataQualityLimits
 from etl_project.defs.ingestion.row_accounting import ROW_ACCOUNTING, file_accounting, table_accounting
+from etl_project.event_log_writes import events_stored_together
 from etl_project.loading import (
     BatchAccounting,
     BatchFileError,
@@ -202,13 +203,18 @@ def load_and_report(
     if accounting is None:  # recorded by the load's own transaction: cannot happen after a successful load
         raise RuntimeError(f"batch {batch_id!r} loaded but not recorded in utilities.processed_files")
     rejected = first_rejected_rows(conn, batch_id)
-    yield from _materializations(batch_id, report, accounting, rejected)
+    # The batch's events are stored in two writes (event_log_writes): its materialisations, then the checks
+    # judging them, which name the materialisations by the storage ids the first write returned.
+    with events_stored_together(instance) as stored:
+        yield from _materializations(batch_id, report, accounting, rejected)
     accounts = accounts_by_asset(RAW_EVENTS, accounting)
-    targets = JudgedMaterializations(instance, batch_id, accounts)  # one lookup for the 11 evaluations
-    yield readable_evaluation(targets, RAW_EVENTS, batch_id, report.filename, None, still_quarantined(conn))
-    yield from data_quality_evaluations(targets, accounts, batch_id, report.filename, limits)
+    targets = JudgedMaterializations(instance, batch_id, accounts, stored.materializations)
+    others_quarantined = still_quarantined(conn)
     dangling = dangling_references_after_load(conn, batch_id, report.raw_id_base or 0, report.removed_ids)
-    yield references_evaluation(dangling, scope=f"the load of batch {batch_id}")
+    with events_stored_together(instance):
+        yield readable_evaluation(targets, RAW_EVENTS, batch_id, report.filename, None, others_quarantined)
+        yield from data_quality_evaluations(targets, accounts, batch_id, report.filename, limits)
+        yield references_evaluation(dangling, scope=f"the load of batch {batch_id}")
     log.info(
         f"Batch {batch_id!r}: {report.rows_read} rows read, {report.rows_loaded} loaded, "
         f"{report.rows_rejected} rejected {report.rejected_by_reason() or ''}"
