@@ -19,9 +19,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+import sqlalchemy as sa
 from dagster import AssetKey, DagsterEventType, EventLogEntry, serialize_value
 from sqlalchemy.engine import Connection
 
@@ -38,6 +40,18 @@ else:
 #: creates runs: the daemon, the webserver); each process using this storage sets it, unless set otherwise.
 EVENT_BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
 os.environ.setdefault(EVENT_BATCH_SIZE_VARIABLE, "1000")
+_EVALUATION = DagsterEventType.ASSET_CHECK_EVALUATION
+_EVALUATION_COLUMNS = (
+    "asset_key",
+    "check_name",
+    "run_id",
+    "partition",
+    "execution_status",
+    "evaluation_event",
+    "evaluation_event_timestamp",
+    "evaluation_event_storage_id",
+    "materialization_event_storage_id",
+)
 _INDEXED = private.ASSET_EVENTS | private.ASSET_CHECK_EVENTS
 _PLANNED = {DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
 
@@ -57,6 +71,29 @@ class StoredTogether:
     the scope has ended; empty where the instance's storage stores events one by one)."""
 
     materializations: dict[tuple[AssetKey, str | None], StoredMaterialization] = field(default_factory=dict)
+
+
+def _evaluation_row(event: EventLogEntry, event_id: int, serialized: str) -> tuple[Any, ...]:
+    """An evaluation's values for its planned execution row, as dagster's `_update_asset_check_evaluation` sets
+    them (the timestamp in UTC without a zone, as it stores it)."""
+    evaluation = event.get_dagster_event().asset_check_evaluation_data
+    status = (
+        private.AssetCheckExecutionRecordStatus.SUCCEEDED
+        if evaluation.passed
+        else private.AssetCheckExecutionRecordStatus.FAILED
+    )
+    target = evaluation.target_materialization_data
+    return (
+        evaluation.asset_key.to_string(),
+        evaluation.check_name,
+        event.run_id,
+        evaluation.partition,
+        status.value,
+        serialized,
+        datetime.fromtimestamp(event.timestamp, timezone.utc).replace(tzinfo=None),
+        event_id,
+        target.storage_id if target else None,
+    )
 
 
 @contextmanager
@@ -115,19 +152,29 @@ class EventsInOneTransaction(_Base):
         """The event rows in one insert (ids in the events' order), then each event's index rows as
         dagster-postgres' `store_event` writes them: the asset's row and tags, the check's execution. The
         `NOTIFY` is left out, as Dagster's own batch write leaves it out (nothing listens to it)."""
+        rows = [self._event_to_row(event) for event in events]  # each event serialized once, here
         with self._one_transaction():
             with self._connect() as conn:
-                statement = self.prepare_insert_event_batch(events).returning(
-                    private.SqlEventLogStorageTable.c.id
-                )
-                event_ids = [row[0] for row in conn.execute(statement)]
+                table = private.SqlEventLogStorageTable
+                event_ids = [
+                    row[0] for row in conn.execute(table.insert().values(rows).returning(table.c.id))
+                ]
             indexed = [
-                (event, event_id)
-                for event, event_id in zip(events, event_ids, strict=True)
+                (event, event_id, row["event"])
+                for event, event_id, row in zip(events, event_ids, rows, strict=True)
                 if event.is_dagster_event and event.get_dagster_event().event_type in _INDEXED
             ]
-            for event, event_id in indexed:
+            evaluated = self._record_evaluations(
+                [  # a runless evaluation has no planned row: Dagster inserts one (below)
+                    (e, i, serialized)
+                    for e, i, serialized in indexed
+                    if e.dagster_event_type == _EVALUATION and e.run_id
+                ]
+            )
+            for event, event_id, _ in indexed:
                 dagster_event = event.get_dagster_event()
+                if event_id in evaluated:
+                    continue
                 if dagster_event.event_type in private.ASSET_CHECK_EVENTS:
                     self.store_asset_check_event(event, event_id)
                 elif dagster_event.asset_key is not None:
@@ -138,6 +185,38 @@ class EventsInOneTransaction(_Base):
                         stored.materializations[(dagster_event.asset_key, dagster_event.partition)] = (
                             StoredMaterialization(event_id, event.run_id, event.timestamp)
                         )
+
+    def _record_evaluations(self, evaluations: Sequence[tuple[EventLogEntry, int, str]]) -> set[int]:
+        """The check executions a run planned, updated with their evaluations in one statement (Dagster updates
+        each on its own, serializing the event again); returns the event ids recorded. An evaluation without its
+        planned row (none was planned) is left to Dagster's own path, which inserts one."""
+        if not evaluations:
+            return set()
+        executions = private.AssetCheckExecutionsTable
+        values = sa.values(*(sa.column(name) for name in _EVALUATION_COLUMNS), name="evaluation").data(
+            [_evaluation_row(event, event_id, serialized) for event, event_id, serialized in evaluations]
+        )
+        statement = (
+            executions.update()
+            .where(
+                executions.c.asset_key == values.c.asset_key,
+                executions.c.check_name == values.c.check_name,
+                executions.c.run_id == values.c.run_id,
+                executions.c.partition.is_not_distinct_from(values.c.partition),
+            )
+            .values(
+                execution_status=values.c.execution_status,
+                evaluation_event=values.c.evaluation_event,
+                evaluation_event_timestamp=sa.cast(values.c.evaluation_event_timestamp, sa.DateTime),
+                evaluation_event_storage_id=sa.cast(values.c.evaluation_event_storage_id, sa.BigInteger),
+                materialization_event_storage_id=sa.cast(
+                    values.c.materialization_event_storage_id, sa.BigInteger
+                ),
+            )
+            .returning(executions.c.evaluation_event_storage_id)
+        )
+        with self.index_connection() as conn:
+            return {row[0] for row in conn.execute(statement)}
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         with self._one_transaction():

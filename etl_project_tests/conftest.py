@@ -2,6 +2,7 @@
 per test, Dagster."""
 
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from etl_project.database.embedded import (
 )
 from etl_project.database.local_server import THROWAWAY_SETTINGS, local_server
 from etl_project.database.migrations import apply_migrations
+from etl_project.paths import PROJECT_ROOT
 from etl_project.resources import EtlDatabase, SharedDirectory
 from etl_testkit.s3_server import new_bucket, s3_server
 
@@ -168,6 +170,22 @@ def home_instance(tmp_path, monkeypatch, database_url, shared_dir) -> Iterator[d
     monkeypatch.setenv("ETL_DATABASE_URL", database_url)
     monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
     with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+@pytest.fixture
+def postgres_instance(
+    tmp_path: Path, dagster_storage_url: str, database_url: str, shared_dir: Path, monkeypatch
+) -> Iterator[dg.DagsterInstance]:
+    """An instance of the repository's dagster.local.yaml, on a fresh database (and the settings of a deployment,
+    for the definitions)."""
+    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
+    monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(PROJECT_ROOT / "dagster.local.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_storage_url)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         yield instance
 
 

@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 import pytest
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from etl_project.defs.ingestion.assets import batch_event_tables
 from etl_project.defs.ingestion.checks import (
@@ -35,7 +36,12 @@ def _batch_with_30_percent_bad_sales(shared_dir, batch_id: str) -> None:
     write_raw_batch(shared_dir, batch_id, rows)
 
 
-def test_a_batch_with_30_percent_bad_rows_warns_with_its_top_reasons(instance, resources, shared_dir):
+@pytest.mark.parametrize("instance_kind", ["instance", "postgres_instance"])
+def test_a_batch_with_30_percent_bad_rows_warns_with_its_top_reasons(
+    request, instance_kind, resources, shared_dir
+):
+    """On a test instance, and on the repository's own (PostgreSQL storages writing a batch's events together)."""
+    instance = request.getfixturevalue(instance_kind)
     _batch_with_30_percent_bad_sales(shared_dir, "bad_sales")
     write_generated_batch(shared_dir, "good")
 
@@ -68,6 +74,17 @@ def test_a_batch_with_30_percent_bad_rows_warns_with_its_top_reasons(instance, r
         accounted = check_evaluations(instance, table, "rows_accounted_for")
         assert accounted["bad_sales"].passed and accounted["good"].passed
         assert accounted["good"].severity == dg.AssetCheckSeverity.ERROR
+    # What the UI lists per partition: each planned execution row now holds its evaluation's outcome.
+    for table, check, bad_status in [
+        ("sales", "rejected_share", AssetCheckExecutionRecordStatus.FAILED),
+        ("stores", "rejected_share", AssetCheckExecutionRecordStatus.SUCCEEDED),
+        ("sales", "rows_accounted_for", AssetCheckExecutionRecordStatus.SUCCEEDED),
+    ]:
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey(table), check), limit=10
+        )
+        statuses = {record.partition: record.status for record in history}
+        assert statuses == {"bad_sales": bad_status, "good": AssetCheckExecutionRecordStatus.SUCCEEDED}
 
 
 def test_the_limit_comes_from_data_quality_limits(instance, resources, shared_dir):

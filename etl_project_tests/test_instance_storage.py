@@ -1,10 +1,6 @@
 """The instance's own PostgreSQL storages (etl_project/instance_storage.py, named by dagster.local.yaml): a load
 run records what the UI shows, each event stored whole, in one transaction."""
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import dagster as dg
 import pytest
 from dagster._core.execution.api import create_execution_plan
@@ -17,26 +13,9 @@ from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.sensors import RANGE_END_TAG, RANGE_START_TAG
 from etl_project.event_log_writes import events_stored_together
 from etl_project.instance_storage import PooledPostgresEventLogStorage
-from etl_project.paths import PROJECT_ROOT
 from etl_project_tests.helpers import check_evaluations, materialize_batches, write_generated_batch
 
 BATCHES = ["b1", "b2", "b3"]
-
-
-@pytest.fixture
-def postgres_instance(
-    tmp_path: Path, dagster_storage_url: str, database_url: str, shared_dir: Path, monkeypatch
-) -> Iterator[dg.DagsterInstance]:
-    """An instance of the repository's dagster.local.yaml, on a fresh database (and the settings of a deployment,
-    for the definitions)."""
-    monkeypatch.setenv("ETL_DATABASE_URL", database_url)
-    monkeypatch.setenv("ETL_SHARED_DATA_DIR", str(shared_dir))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "dagster.local.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_storage_url)
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        yield instance
 
 
 def test_a_load_run_records_every_materialization_and_check_per_batch(
