@@ -52,6 +52,32 @@ _EVALUATION_COLUMNS = (
     "evaluation_event_storage_id",
     "materialization_event_storage_id",
 )
+#: The planned execution rows of a batch's evaluations, updated from arrays in one statement (compiled once,
+#: whatever the number of rows), with the values dagster's `_update_asset_check_evaluation` sets.
+_RECORD_EVALUATIONS = sa.text(
+    """
+    UPDATE asset_check_executions AS execution
+    SET execution_status = evaluation.execution_status,
+        evaluation_event = evaluation.evaluation_event,
+        evaluation_event_timestamp = evaluation.evaluation_event_timestamp,
+        evaluation_event_storage_id = evaluation.evaluation_event_storage_id,
+        materialization_event_storage_id = evaluation.materialization_event_storage_id
+    FROM unnest(
+        CAST(:asset_key AS text[]), CAST(:check_name AS text[]), CAST(:run_id AS text[]),
+        CAST(:partition AS text[]), CAST(:execution_status AS text[]), CAST(:evaluation_event AS text[]),
+        CAST(:evaluation_event_timestamp AS timestamp[]), CAST(:evaluation_event_storage_id AS bigint[]),
+        CAST(:materialization_event_storage_id AS bigint[])
+    ) AS evaluation(
+        asset_key, check_name, run_id, partition, execution_status, evaluation_event,
+        evaluation_event_timestamp, evaluation_event_storage_id, materialization_event_storage_id
+    )
+    WHERE execution.asset_key = evaluation.asset_key
+      AND execution.check_name = evaluation.check_name
+      AND execution.run_id = evaluation.run_id
+      AND execution.partition = evaluation.partition
+    RETURNING execution.evaluation_event_storage_id
+    """
+)
 _INDEXED = private.ASSET_EVENTS | private.ASSET_CHECK_EVENTS
 _PLANNED = {DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
 
@@ -156,19 +182,22 @@ class EventsInOneTransaction(_Base):
         with self._one_transaction():
             with self._connect() as conn:
                 table = private.SqlEventLogStorageTable
-                event_ids = [
-                    row[0] for row in conn.execute(table.insert().values(rows).returning(table.c.id))
-                ]
+                # one INSERT of every row, compiled once (SQLAlchemy's "insertmanyvalues"), ids in row order
+                insert = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+                event_ids = [row[0] for row in conn.execute(insert, rows)]
             indexed = [
                 (event, event_id, row["event"])
                 for event, event_id, row in zip(events, event_ids, rows, strict=True)
                 if event.is_dagster_event and event.get_dagster_event().event_type in _INDEXED
             ]
             evaluated = self._record_evaluations(
-                [  # a runless evaluation has no planned row: Dagster inserts one (below)
+                [  # a runless evaluation has no planned row (Dagster inserts one), nor has an unpartitioned
+                    # check one per partition: both are left to Dagster's own path, below
                     (e, i, serialized)
                     for e, i, serialized in indexed
-                    if e.dagster_event_type == _EVALUATION and e.run_id
+                    if e.dagster_event_type == _EVALUATION
+                    and e.run_id
+                    and e.get_dagster_event().asset_check_evaluation_data.partition is not None
                 ]
             )
             for event, event_id, _ in indexed:
@@ -192,31 +221,10 @@ class EventsInOneTransaction(_Base):
         planned row (none was planned) is left to Dagster's own path, which inserts one."""
         if not evaluations:
             return set()
-        executions = private.AssetCheckExecutionsTable
-        values = sa.values(*(sa.column(name) for name in _EVALUATION_COLUMNS), name="evaluation").data(
-            [_evaluation_row(event, event_id, serialized) for event, event_id, serialized in evaluations]
-        )
-        statement = (
-            executions.update()
-            .where(
-                executions.c.asset_key == values.c.asset_key,
-                executions.c.check_name == values.c.check_name,
-                executions.c.run_id == values.c.run_id,
-                executions.c.partition.is_not_distinct_from(values.c.partition),
-            )
-            .values(
-                execution_status=values.c.execution_status,
-                evaluation_event=values.c.evaluation_event,
-                evaluation_event_timestamp=sa.cast(values.c.evaluation_event_timestamp, sa.DateTime),
-                evaluation_event_storage_id=sa.cast(values.c.evaluation_event_storage_id, sa.BigInteger),
-                materialization_event_storage_id=sa.cast(
-                    values.c.materialization_event_storage_id, sa.BigInteger
-                ),
-            )
-            .returning(executions.c.evaluation_event_storage_id)
-        )
+        rows = [_evaluation_row(event, event_id, serialized) for event, event_id, serialized in evaluations]
+        columns = {name: [row[n] for row in rows] for n, name in enumerate(_EVALUATION_COLUMNS)}
         with self.index_connection() as conn:
-            return {row[0] for row in conn.execute(statement)}
+            return {row[0] for row in conn.execute(_RECORD_EVALUATIONS, columns)}
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         with self._one_transaction():
