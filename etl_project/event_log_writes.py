@@ -227,6 +227,10 @@ class EventsInOneTransaction(_Base):
             return {row[0] for row in conn.execute(_RECORD_EVALUATIONS, columns)}
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        held = getattr(self._event_transaction, "held", None)
+        if held is not None:  # Dagster's own batch, within stored_together: held with the rest, in order
+            held.extend(events)
+            return
         with self._one_transaction():
             if events and all(event.dagster_event_type in _PLANNED for event in events):
                 self._store_planned_events(events)

@@ -1,8 +1,11 @@
 """The instance's own PostgreSQL storages (etl_project/instance_storage.py, named by dagster.local.yaml): a load
 run records what the UI shows, each event stored whole, in one transaction."""
 
+import time
+
 import dagster as dg
 import pytest
+from dagster._core.events import StepMaterializationData
 from dagster._core.execution.api import create_execution_plan
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
@@ -78,14 +81,29 @@ def test_events_stored_together_are_stored_when_the_scope_ends_also_in_an_error(
         with events_stored_together(postgres_instance) as stored:
             postgres_instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="b1"))
             postgres_instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="b2"))
+            postgres_instance.event_log_storage.store_event_batch(  # Dagster's own batches are held as well
+                [_runless_materialization(key, "b3")]
+            )
             assert not postgres_instance.fetch_materializations(key, limit=10).records  # held
             raise RuntimeError("the step failed")
     records = postgres_instance.fetch_materializations(key, limit=10).records
-    assert sorted(r.partition_key for r in records) == ["b1", "b2"]
+    assert sorted(r.partition_key for r in records) == ["b1", "b2", "b3"]
     for record in records:
         assert stored.materializations[(key, record.partition_key)].storage_id == record.storage_id
     latest = postgres_instance.get_latest_materialization_event(key)  # the asset's row: the last one stored
-    assert latest is not None and latest.dagster_event.partition == "b2"
+    assert latest is not None and latest.dagster_event.partition == "b3"
+
+
+def _runless_materialization(key: dg.AssetKey, partition: str) -> dg.EventLogEntry:
+    """The entry report_runless_asset_event stores, built here to hand to store_event_batch directly."""
+    event = dg.DagsterEvent(
+        event_type_value=dg.DagsterEventType.ASSET_MATERIALIZATION.value,
+        job_name="",
+        event_specific_data=StepMaterializationData(dg.AssetMaterialization(key, partition=partition)),
+    )
+    return dg.EventLogEntry(
+        error_info=None, level="debug", user_message="", run_id="", timestamp=time.time(), dagster_event=event
+    )
 
 
 def test_a_created_run_plans_each_check_on_each_of_its_partitions(postgres_instance):
