@@ -3,6 +3,7 @@
 dev_terminal_minute.txt is one minute of `etl dev`'s terminal at steady state (the history loaded, the generator
 adding a batch a minute), as recorded before the filter: 92 lines, mostly each run's DEBUG events."""
 
+import signal
 import sys
 from io import StringIO
 
@@ -69,3 +70,16 @@ def test_etl_dev_relays_the_filtered_output_and_the_exit_code():
     out = StringIO()
     assert run_filtered([sys.executable, "-c", script], {}, "warning", out=out) == 3
     assert out.getvalue() == WARNING
+
+
+def test_the_dev_server_stops_on_sigterm_even_when_started_with_sigint_ignored():
+    """`etl dev &` from a script starts with SIGINT ignored; Dagster's dev server maps SIGTERM to its SIGINT
+    handler, so the child must get SIGINT's default handling back, or SIGTERM would not stop it."""
+    script = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        out = StringIO()
+        assert run_filtered([sys.executable, "-c", script], {}, "warning", out=out) == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert out.getvalue().strip() == "True"

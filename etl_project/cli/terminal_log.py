@@ -59,7 +59,9 @@ def run_filtered(command: Sequence[str], env: Mapping[str, str], level: str, out
     """Run `command` with its output passed through TerminalLogFilter(level); its exit code.
 
     Ctrl-C reaches the child directly (same process group) and this process keeps relaying its output until
-    it has shut down; SIGTERM is forwarded to it.
+    it has shut down; SIGTERM is forwarded to it. The child starts with SIGINT's default handling even when
+    this process was started with it ignored (`etl dev &` from a script): Dagster's dev server stops on
+    SIGTERM by mapping it to its SIGINT handler, so an inherited "ignore" made it ignore SIGTERM too.
     """
     child = subprocess.Popen(
         list(command),
@@ -69,6 +71,7 @@ def run_filtered(command: Sequence[str], env: Mapping[str, str], level: str, out
         text=True,
         errors="replace",
         bufsize=1,
+        preexec_fn=_default_sigint if sys.platform != "win32" else None,
     )
     previous = {
         signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),  # the terminal sends it to the child too
@@ -83,3 +86,8 @@ def run_filtered(command: Sequence[str], env: Mapping[str, str], level: str, out
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _default_sigint() -> None:
+    """In the child, before it runs the command: SIGINT handled as usual, not as inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
