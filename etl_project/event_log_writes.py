@@ -82,21 +82,15 @@ _INDEXED = private.ASSET_EVENTS | private.ASSET_CHECK_EVENTS
 _PLANNED = {DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
 
 
-@dataclass(frozen=True)
-class StoredMaterialization:
-    """Where a materialisation stored by `events_stored_together` is: what a check evaluation names as its target."""
-
-    storage_id: int
-    run_id: str
-    timestamp: float
-
-
 @dataclass
 class StoredTogether:
-    """What an `events_stored_together` scope stored: each materialisation by asset and partition (filled once
-    the scope has ended; empty where the instance's storage stores events one by one)."""
+    """What an `events_stored_together` scope stored: each materialisation by asset and partition, as a check
+    evaluation names its target (filled once the scope has ended; empty where the instance's storage stores
+    events one by one)."""
 
-    materializations: dict[tuple[AssetKey, str | None], StoredMaterialization] = field(default_factory=dict)
+    materializations: dict[
+        tuple[AssetKey, str | None], private.AssetCheckEvaluationTargetMaterializationData
+    ] = field(default_factory=dict)
 
 
 def _evaluation_row(event: EventLogEntry, event_id: int, serialized: str) -> tuple[Any, ...]:
@@ -175,9 +169,10 @@ class EventsInOneTransaction(_Base):
                 self._store_together(events, stored)
 
     def _store_together(self, events: Sequence[EventLogEntry], stored: StoredTogether) -> None:
-        """The event rows in one insert (ids in the events' order), then each event's index rows as
-        dagster-postgres' `store_event` writes them: the asset's row and tags, the check's execution. The
-        `NOTIFY` is left out, as Dagster's own batch write leaves it out (nothing listens to it)."""
+        """The event rows in one insert (ids in the events' order), then their index rows as dagster-postgres'
+        `store_event` writes them: the assets' tags, each asset's row from its last event of each kind (what the
+        events one by one would have left), the checks' executions. The `NOTIFY` is left out, as Dagster's own
+        batch write leaves it out (nothing listens to it)."""
         rows = [self._event_to_row(event) for event in events]  # each event serialized once, here
         with self._one_transaction():
             with self._connect() as conn:
@@ -190,6 +185,12 @@ class EventsInOneTransaction(_Base):
                 for event, event_id, row in zip(events, event_ids, rows, strict=True)
                 if event.is_dagster_event and event.get_dagster_event().event_type in _INDEXED
             ]
+            asset_events = [
+                (event, event_id)
+                for event, event_id, _ in indexed
+                if event.get_dagster_event().event_type not in private.ASSET_CHECK_EVENTS
+            ]
+            self._index_asset_events(asset_events, stored)
             evaluated = self._record_evaluations(
                 [  # a runless evaluation has no planned row (Dagster inserts one), nor has an unpartitioned
                     # check one per partition: both are left to Dagster's own path, below
@@ -201,19 +202,34 @@ class EventsInOneTransaction(_Base):
                 ]
             )
             for event, event_id, _ in indexed:
-                dagster_event = event.get_dagster_event()
-                if event_id in evaluated:
-                    continue
-                if dagster_event.event_type in private.ASSET_CHECK_EVENTS:
+                if event_id not in evaluated and event.dagster_event_type in private.ASSET_CHECK_EVENTS:
                     self.store_asset_check_event(event, event_id)
-                elif dagster_event.asset_key is not None:
-                    with self.index_transaction() as conn:
-                        self._store_asset_event_tags(conn, [event], [event_id])
-                        self._store_asset_event(conn, event, event_id)
-                    if dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-                        stored.materializations[(dagster_event.asset_key, dagster_event.partition)] = (
-                            StoredMaterialization(event_id, event.run_id, event.timestamp)
-                        )
+
+    def _index_asset_events(
+        self, asset_events: Sequence[tuple[EventLogEntry, int]], stored: StoredTogether
+    ) -> None:
+        """The assets' tags and rows of the asset events (materialisations, planned ones, ...) just inserted."""
+        keyed: list[tuple[EventLogEntry, int]] = []
+        latest: dict[tuple[AssetKey, DagsterEventType], tuple[EventLogEntry, int]] = {}
+        for event, event_id in asset_events:
+            dagster_event = event.get_dagster_event()
+            key = dagster_event.asset_key
+            if key is None:
+                continue
+            keyed.append((event, event_id))
+            latest[(key, dagster_event.event_type)] = (event, event_id)
+            if dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                stored.materializations[(key, dagster_event.partition)] = (
+                    private.AssetCheckEvaluationTargetMaterializationData(
+                        storage_id=event_id, run_id=event.run_id, timestamp=event.timestamp
+                    )
+                )
+        if not keyed:
+            return
+        with self.index_transaction() as conn:
+            self._store_asset_event_tags(conn, [e for e, _ in keyed], [i for _, i in keyed])
+            for event, event_id in latest.values():
+                self._store_asset_event(conn, event, event_id)
 
     def _record_evaluations(self, evaluations: Sequence[tuple[EventLogEntry, int, str]]) -> set[int]:
         """The check executions a run planned, updated with their evaluations in one statement (Dagster updates
@@ -233,29 +249,9 @@ class EventsInOneTransaction(_Base):
             return
         with self._one_transaction():
             if events and all(event.dagster_event_type in _PLANNED for event in events):
-                self._store_planned_events(events)
+                self._store_together(events, StoredTogether())  # a run's planned events, at its creation
             else:
                 super().store_event_batch(events)
-
-    def _store_planned_events(self, events: Sequence[EventLogEntry]) -> None:
-        """The events a run plans at its creation: their rows in one insert, each check's planned executions, and
-        the asset's row from the asset's last event (last run and timestamp: what each event would have set).
-        Planned events carry no tags, and nothing listens to the `NOTIFY` (kept by dagster-postgres only for
-        older versions), which its own batch of materialisations leaves out as well."""
-        with self._connect() as conn:
-            statement = self.prepare_insert_event_batch(events).returning(
-                private.SqlEventLogStorageTable.c.id
-            )
-            event_ids = [row[0] for row in conn.execute(statement)]
-        latest: dict[AssetKey, tuple[EventLogEntry, int]] = {}
-        for event, event_id in zip(events, event_ids, strict=True):
-            dagster_event = event.get_dagster_event()
-            if dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
-                self.store_asset_check_event(event, event_id)
-            elif dagster_event.asset_key is not None:
-                latest[dagster_event.asset_key] = (event, event_id)
-        for event, event_id in latest.values():
-            self.store_asset_event(event, event_id)
 
     def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
         """The rows Dagster writes for a check a run plans (one per partition of the run, each holding the

@@ -19,7 +19,6 @@ from etl_project.alerting.evaluations import ALERT_ON_FAILURE
 from etl_project.dagster_private import AssetCheckEvaluationTargetMaterializationData
 from etl_project.defs.ingestion.partitions import batch_partitions
 from etl_project.defs.ingestion.resources import DataQualityLimits
-from etl_project.event_log_writes import StoredMaterialization
 from etl_project.loading import BatchAccounting, RowsAccount, StillQuarantined
 
 BATCH_FILE_READABLE = "batch_file_readable"
@@ -88,7 +87,8 @@ class JudgedMaterializations:
         instance: dg.DagsterInstance,
         batch_id: str,
         keys: Iterable[dg.AssetKey],
-        stored: Mapping[tuple[dg.AssetKey, str | None], StoredMaterialization] | None = None,
+        stored: Mapping[tuple[dg.AssetKey, str | None], AssetCheckEvaluationTargetMaterializationData]
+        | None = None,
     ):
         self._instance = instance
         self._batch_id = batch_id
@@ -96,10 +96,7 @@ class JudgedMaterializations:
         keys = list(keys)
         known = {key: stored[(key, batch_id)] for key in keys if stored and (key, batch_id) in stored}
         if len(known) == len(keys):  # the storage returned them as it stored them: nothing to look up
-            for key, found in known.items():
-                self._found[key] = AssetCheckEvaluationTargetMaterializationData(
-                    storage_id=found.storage_id, run_id=found.run_id, timestamp=found.timestamp
-                )
+            self._found = known
             return
         for record in instance.get_asset_records(keys):
             latest = record.asset_entry.last_materialization_record
